@@ -1,0 +1,110 @@
+import { z } from "zod";
+import { type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
+import { type Message, messageFromWire } from "./message.ts";
+import { exceedsBytes, parseJsonSafely } from "./safe-json.ts";
+import { idSchema, messageDataSchema, nameSchema } from "./wire-schema.ts";
+
+/** Version of the frame format; a frame with another `v` is rejected. */
+export const PROTOCOL_VERSION = 1;
+
+/** Default largest frame a node accepts or sends: 1 MiB of UTF-8. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+/** A service a node offers, as announced to peers. */
+export interface AnnouncedService {
+  readonly name: string;
+  readonly router: string;
+}
+
+export interface AnnounceFrame {
+  readonly kind: "announce";
+  readonly from: string;
+  readonly services: readonly AnnouncedService[];
+}
+export interface LeaveFrame {
+  readonly kind: "leave";
+  readonly from: string;
+}
+export interface RequestFrame {
+  readonly kind: "request";
+  readonly from: string;
+  /** Unique per attempt, so a late reply can never satisfy another attempt. */
+  readonly attemptId: string;
+  /** `invoke` runs the service; `authorize` only asks the router's `authorize`. */
+  readonly op: "invoke" | "authorize";
+  /** Set when a router's `chooseNode` forwarded the call: the target serves it without choosing again. */
+  readonly forwarded?: boolean;
+  readonly envelope: Message;
+}
+export interface ReplyFrame {
+  readonly kind: "reply";
+  readonly from: string;
+  readonly attemptId: string;
+  readonly envelope: Message;
+}
+
+/** Everything that travels between nodes. */
+export type Frame = AnnounceFrame | LeaveFrame | RequestFrame | ReplyFrame;
+
+const base = { v: z.literal(PROTOCOL_VERSION), from: nameSchema };
+const frameSchema = z.discriminatedUnion("kind", [
+  z.object({
+    ...base,
+    kind: z.literal("announce"),
+    services: z.array(z.object({ name: nameSchema, router: nameSchema })).max(10_000),
+  }),
+  z.object({ ...base, kind: z.literal("leave") }),
+  z.object({
+    ...base,
+    kind: z.literal("request"),
+    attemptId: idSchema,
+    op: z.enum(["invoke", "authorize"]),
+    forwarded: z.boolean().optional(),
+    envelope: messageDataSchema,
+  }),
+  z.object({ ...base, kind: z.literal("reply"), attemptId: idSchema, envelope: messageDataSchema }),
+]);
+
+/** Serializes a frame to the JSON text transports carry. Throws `INVALID_FRAME` or `FRAME_TOO_LARGE`. */
+export function encodeFrame(frame: Frame, maxBytes = DEFAULT_MAX_FRAME_BYTES): string {
+  let text: string;
+  try {
+    text = JSON.stringify({ v: PROTOCOL_VERSION, ...frame });
+  } catch (error) {
+    throw new SdkClientError(SdkErrorCode.INVALID_FRAME, "message is not JSON-serializable", { cause: error });
+  }
+  if (exceedsBytes(text, maxBytes)) {
+    throw new SdkClientError(SdkErrorCode.FRAME_TOO_LARGE, `frame is larger than ${maxBytes} bytes`, {
+      details: { limitBytes: maxBytes },
+    });
+  }
+  return text;
+}
+
+/**
+ * Parses and validates a received frame. Never throws: garbage, oversize text, prototype keys and
+ * wrong shapes all come back as an `SdkClientError` the node reports and drops.
+ */
+export function decodeFrame(text: unknown, maxBytes = DEFAULT_MAX_FRAME_BYTES): Result<Frame> {
+  try {
+    if (typeof text !== "string") throw new SdkClientError(SdkErrorCode.INVALID_FRAME, "frame is not text");
+    if (exceedsBytes(text, maxBytes)) {
+      throw new SdkClientError(SdkErrorCode.FRAME_TOO_LARGE, `frame is larger than ${maxBytes} bytes`);
+    }
+    const parsed = frameSchema.safeParse(parseJsonSafely(text));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.join(".") || "(root)";
+      throw new SdkClientError(SdkErrorCode.INVALID_FRAME, `invalid frame: ${where}: ${issue?.message ?? "rejected"}`, {
+        details: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      });
+    }
+    const { v: _version, ...frame } = parsed.data;
+    if (frame.kind === "request" || frame.kind === "reply") {
+      return { ok: true, value: { ...frame, envelope: messageFromWire(frame.envelope) } as Frame };
+    }
+    return { ok: true, value: frame };
+  } catch (error) {
+    return { ok: false, error: SdkClientError.from(error, SdkErrorCode.INVALID_FRAME) };
+  }
+}

@@ -1,0 +1,64 @@
+/** @module x3m-system: messages, routers, a service registry and a dispatcher that run in browsers, Workers and Node. */
+export { type Clock, systemClock } from "./clock.ts";
+export { isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
+export {
+  type AnnouncedService,
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  PROTOCOL_VERSION,
+} from "./frames.ts";
+export { newAggregateId, newMessageId } from "./ids.ts";
+export {
+  currentLogContext,
+  type LogContext,
+  type LogContextStorage,
+  runWithLogContext,
+  setLogContextStorage,
+} from "./log-context.ts";
+export {
+  type AggregateMeta,
+  type DryRun,
+  Message,
+  type MessageData,
+  type NewMessageOptions,
+  type RawRequest,
+} from "./message.ts";
+export { createNode, type DispatchOptions, type NodeOptions, type SystemNode } from "./node.ts";
+export { type NodeOrder, randomOrder } from "./node-order.ts";
+export { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";
+export * from "./response.ts";
+export {
+  type AnyRouter,
+  type Authorization,
+  type Authorize,
+  type ChooseNode,
+  defineRouter,
+  type HandlerResult,
+  type NoReply,
+  noReply,
+  type Router,
+  type RouterDefinition,
+  type ServiceEntry,
+  type ServiceHandler,
+  type ServiceMap,
+  type Visibility,
+} from "./router.ts";
+export type { StandardSchemaV1 } from "./standard-schema.ts";
+export {
+  createTelemetry,
+  TELEMETRY_EVENTS,
+  type Telemetry,
+  type TelemetryEvent,
+  type TelemetryEventName,
+  type TelemetryHandler,
+} from "./telemetry.ts";
+export { defineTransport, type Transport, type TransportLink } from "./transport.ts";
+export {
+  createInProcessHub,
+  type HubFrame,
+  type HubInterceptor,
+  type InProcessHub,
+  type InProcessHubOptions,
+} from "./transports/in-process-hub.ts";

@@ -1,0 +1,51 @@
+/** Structured log context carried by every message (the original's `logger_metadata`). */
+export type LogContext = Readonly<Record<string, unknown>>;
+
+/**
+ * Where the "current" log context lives. The default only sees synchronous code; on Node and
+ * Workers pass an `AsyncLocalStorage` so the context follows `await`s.
+ *
+ * @example
+ * import { AsyncLocalStorage } from "node:async_hooks";
+ * const als = new AsyncLocalStorage<LogContext>();
+ * setLogContextStorage({ get: () => als.getStore() ?? {}, run: (ctx, fn) => als.run(ctx, fn) });
+ */
+export interface LogContextStorage {
+  get(): LogContext;
+  run<TResult>(context: LogContext, fn: () => TResult): TResult;
+}
+
+const EMPTY: LogContext = Object.freeze({});
+
+function synchronousStorage(): LogContextStorage {
+  let current: LogContext = EMPTY;
+  return {
+    get: () => current,
+    run(context, fn) {
+      const previous = current;
+      current = context;
+      try {
+        return fn();
+      } finally {
+        current = previous;
+      }
+    },
+  };
+}
+
+let storage: LogContextStorage = /* @__PURE__ */ synchronousStorage();
+
+/** Replaces where the current log context is kept (see `LogContextStorage`). */
+export function setLogContextStorage(next: LogContextStorage): void {
+  storage = next;
+}
+
+/** The log context of the code running now: what `Message.new` captures by default. */
+export function currentLogContext(): LogContext {
+  return storage.get();
+}
+
+/** Runs `fn` with `context` as the current log context; routers use it around every handler. */
+export function runWithLogContext<TResult>(context: LogContext, fn: () => TResult): TResult {
+  return storage.run(context, fn);
+}

@@ -1,0 +1,316 @@
+import { systemClock } from "./clock.ts";
+import { type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
+import { FORBIDDEN_KEYS, isValidName, newAggregateId, newMessageId } from "./ids.ts";
+import { currentLogContext, type LogContext } from "./log-context.ts";
+import { Response } from "./response.ts";
+import { assertNoForbiddenKeys } from "./safe-json.ts";
+import type { StandardSchemaV1 } from "./standard-schema.ts";
+import { type MessageWireData, messageDataSchema, toValidationIssues } from "./wire-schema.ts";
+
+/** `false` runs normally; `true` runs without persisting; `"verbose"` also returns the would-be events. */
+export type DryRun = boolean | "verbose";
+
+/** The request as received (HTTP params, form fields…). */
+// biome-ignore lint/suspicious/noExplicitAny: raw input is untyped by nature; `putRequest` gives it a type.
+export type RawRequest = Readonly<Record<string, any>>;
+
+/** Aggregate bookkeeping: `id` (set by `prepareAggregateId`) and `version` (set by the aggregate host). */
+export interface AggregateMeta {
+  readonly id?: string;
+  readonly version?: number;
+}
+
+/** The plain, JSON-safe shape of a message: what `toJSON()` returns and `Message.parse` accepts. */
+export interface MessageData<TRequest = unknown> {
+  readonly serviceName: string;
+  readonly id: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly logContext: LogContext;
+  /** Epoch ms; set again by the dispatcher when the message is dispatched. */
+  readonly invokedAt: number;
+  readonly dryRun: DryRun;
+  readonly rawRequest: RawRequest;
+  /** The validated request; set by `putRequest`, `undefined` before (and when invalid). */
+  readonly request: TRequest;
+  /** False only after `putRequest` found the raw request invalid. */
+  readonly valid: boolean;
+  readonly assigns: Readonly<Record<string, unknown>>;
+  readonly response: Response | null;
+  /** Events produced while handling, always in the order they were added. */
+  readonly events: readonly unknown[];
+  readonly aggregateMeta: AggregateMeta;
+  /** Id of the node that first dispatched the message. */
+  readonly originNode: string | null;
+  /** True once a response is set: the message goes back to the caller without further processing. */
+  readonly halted: boolean;
+}
+
+export interface NewMessageOptions {
+  /** @default a new UUIDv7 */
+  id?: string;
+  /** @default the message's own id */
+  correlationId?: string;
+  /** @default the message's own id */
+  causationId?: string;
+  /** @default {} */
+  rawRequest?: RawRequest;
+  /** @default false */
+  dryRun?: DryRun;
+  /** @default the current log context (see `setLogContextStorage`) */
+  logContext?: LogContext;
+}
+
+function invalid(message: string, details?: unknown): SdkClientError {
+  return new SdkClientError(SdkErrorCode.INVALID_MESSAGE, message, { details });
+}
+
+function assertKey(key: string): void {
+  if (typeof key !== "string" || FORBIDDEN_KEYS.has(key)) throw invalid(`"${String(key)}" cannot be used as a key`);
+}
+
+function assertDryRun(dryRun: unknown): asserts dryRun is DryRun {
+  if (typeof dryRun !== "boolean" && dryRun !== "verbose") throw invalid('dryRun must be true, false or "verbose"');
+}
+
+/**
+ * The envelope every service call travels in: ids, the request, the response and the events produced.
+ * Immutable: every helper returns a new message.
+ *
+ * @example
+ * import { Message } from "x3m-system";
+ * const msg = Message.new("open_account", { rawRequest: { id: "acc-1", owner: "Ada" } });
+ * const reply = msg.addEvent({ type: "AccountOpened" }).created("acc-1");
+ * reply.halted; // true
+ */
+export class Message<TRequest = unknown> implements MessageData<TRequest> {
+  readonly serviceName: string;
+  readonly id: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly logContext: LogContext;
+  readonly invokedAt: number;
+  readonly dryRun: DryRun;
+  readonly rawRequest: RawRequest;
+  readonly request: TRequest;
+  readonly valid: boolean;
+  readonly assigns: Readonly<Record<string, unknown>>;
+  readonly response: Response | null;
+  readonly events: readonly unknown[];
+  readonly aggregateMeta: AggregateMeta;
+  readonly originNode: string | null;
+  readonly halted: boolean;
+
+  /** @internal Use `Message.new`, `Message.causedBy` or `Message.parse`. */
+  constructor(data: MessageData<TRequest>) {
+    this.serviceName = data.serviceName;
+    this.id = data.id;
+    this.correlationId = data.correlationId;
+    this.causationId = data.causationId;
+    this.logContext = data.logContext;
+    this.invokedAt = data.invokedAt;
+    this.dryRun = data.dryRun;
+    this.rawRequest = data.rawRequest;
+    this.request = data.request;
+    this.valid = data.valid;
+    this.assigns = data.assigns;
+    this.response = data.response;
+    this.events = data.events;
+    this.aggregateMeta = data.aggregateMeta;
+    this.originNode = data.originNode;
+    this.halted = data.halted;
+    Object.freeze(this);
+  }
+
+  /** Creates a message for `serviceName`. */
+  static new(serviceName: string, options: NewMessageOptions = {}): Message {
+    if (!isValidName(serviceName)) throw invalid(`"${String(serviceName)}" is not a valid service name`);
+    const dryRun = options.dryRun ?? false;
+    assertDryRun(dryRun);
+    const id = options.id || newMessageId();
+    return new Message({
+      serviceName,
+      id,
+      correlationId: options.correlationId ?? id,
+      causationId: options.causationId ?? id,
+      logContext: options.logContext ?? currentLogContext(),
+      invokedAt: systemClock.now(),
+      dryRun,
+      rawRequest: options.rawRequest ?? {},
+      request: undefined,
+      valid: true,
+      assigns: {},
+      response: null,
+      events: [],
+      aggregateMeta: {},
+      originNode: null,
+      halted: false,
+    });
+  }
+
+  /** A child message: new id, the parent's correlation id, and the parent's id as causation id. */
+  static causedBy(serviceName: string, parent: MessageData, options: { rawRequest?: RawRequest } = {}): Message {
+    return Message.new(serviceName, {
+      correlationId: parent.correlationId,
+      causationId: parent.id,
+      ...(options.rawRequest === undefined ? {} : { rawRequest: options.rawRequest }),
+    });
+  }
+
+  /**
+   * Validates untrusted input (a parsed JSON body, a structured-cloned message) and returns a Message.
+   * Throws `SdkClientError` with code `INVALID_MESSAGE` (issues in `details`) or `FORBIDDEN_KEY`.
+   */
+  static parse(input: unknown): Message {
+    if (input instanceof Message) return input;
+    assertNoForbiddenKeys(input);
+    const parsed = messageDataSchema.safeParse(input);
+    if (!parsed.success) {
+      const issues = toValidationIssues(parsed.error.issues);
+      const first = issues[0];
+      throw invalid(
+        `invalid message: ${first ? `${first.path.join(".") || "(root)"}: ${first.message}` : "rejected"}`,
+        issues,
+      );
+    }
+    return messageFromWire(parsed.data);
+  }
+
+  /** Like `parse`, but returns a `Result` instead of throwing. */
+  static safeParse(input: unknown): Result<Message> {
+    try {
+      return { ok: true, value: Message.parse(input) };
+    } catch (error) {
+      return { ok: false, error: SdkClientError.from(error) };
+    }
+  }
+
+  /** The same message addressed to another service (same id, request, assigns and response). */
+  toService(serviceName: string): Message<TRequest> {
+    if (!isValidName(serviceName)) throw invalid(`"${String(serviceName)}" is not a valid service name`);
+    return this.with({ serviceName });
+  }
+
+  /** Stores `value` under `key` in `assigns`, for later steps of the pipeline. */
+  assign(key: string, value: unknown): Message<TRequest> {
+    assertKey(key);
+    return this.with({ assigns: { ...this.assigns, [key]: value } });
+  }
+
+  /** Sets one field of `rawRequest`. */
+  putInRawRequest(key: string, value: unknown): Message<TRequest> {
+    assertKey(key);
+    return this.with({ rawRequest: { ...this.rawRequest, [key]: value } });
+  }
+
+  /**
+   * Validates `rawRequest` with a zod (or any Standard Schema) schema. Valid: `request` holds the
+   * parsed value. Invalid: `valid` is false and the message is halted with a `validation_error`.
+   * Throws `ASYNC_SCHEMA` for schemas that validate asynchronously: use `putRequestAsync`.
+   */
+  putRequest<TSchema extends StandardSchemaV1>(schema: TSchema): Message<StandardSchemaV1.InferOutput<TSchema>> {
+    const result = schema["~standard"].validate(this.rawRequest);
+    if (result instanceof Promise) {
+      throw new SdkClientError(SdkErrorCode.ASYNC_SCHEMA, "this schema validates asynchronously: use putRequestAsync");
+    }
+    return this.withValidation(result);
+  }
+
+  /** `putRequest` for schemas whose validation is asynchronous. */
+  async putRequestAsync<TSchema extends StandardSchemaV1>(
+    schema: TSchema,
+  ): Promise<Message<StandardSchemaV1.InferOutput<TSchema>>> {
+    return this.withValidation(await schema["~standard"].validate(this.rawRequest));
+  }
+
+  /** Appends an event; `null` and `undefined` are ignored. */
+  addEvent(event: unknown): Message<TRequest> {
+    if (event === undefined || event === null) return this;
+    return this.with({ events: [...this.events, event] });
+  }
+
+  /** Sets the response and halts the message. Events keep their order, however often this is called. */
+  return(response: Response): Message<TRequest> {
+    return this.with({ response, halted: true });
+  }
+
+  /** `return(Response.ok(payload))`. */
+  ok(payload?: unknown): Message<TRequest> {
+    return this.return(Response.ok(payload));
+  }
+
+  /** `return(Response.created(id))`. */
+  created(id: string): Message<TRequest> {
+    return this.return(Response.created(id));
+  }
+
+  /** `return(Response.error(reason))`. */
+  error(reason: unknown): Message<TRequest> {
+    return this.return(Response.error(reason));
+  }
+
+  /** The same message with another dry-run mode. */
+  withDryRun(dryRun: DryRun): Message<TRequest> {
+    assertDryRun(dryRun);
+    return this.with({ dryRun });
+  }
+
+  /**
+   * Reads the aggregate id from `rawRequest[idField]` into `aggregateMeta.id`. When it is missing the
+   * message is halted with `missing_id`, unless `generateIfMissing` (then a new UUID is written to both).
+   */
+  prepareAggregateId(idField = "id", options: { generateIfMissing?: boolean } = {}): Message<TRequest> {
+    assertKey(idField);
+    const value = this.rawRequest[idField];
+    if (value !== undefined && value !== null) {
+      return this.with({ aggregateMeta: { ...this.aggregateMeta, id: String(value) } });
+    }
+    if (!options.generateIfMissing) return this.return(Response.missingId(idField));
+    const id = newAggregateId();
+    return this.with({
+      rawRequest: { ...this.rawRequest, [idField]: id },
+      aggregateMeta: { ...this.aggregateMeta, id },
+    });
+  }
+
+  /** The plain JSON-safe data of this message (what travels on the wire). */
+  toJSON(): MessageData<TRequest> {
+    return { ...this };
+  }
+
+  /** @internal A copy with some fields replaced; the SDK's one way to change a message. */
+  with<TNext = TRequest>(patch: Partial<MessageData<TNext>>): Message<TNext> {
+    return new Message<TNext>({ ...(this as unknown as MessageData<TNext>), ...patch });
+  }
+
+  private withValidation<TOutput>(result: StandardSchemaV1.Result<TOutput>): Message<TOutput> {
+    if (result.issues) {
+      return this.with<TOutput>({ valid: false, request: undefined as TOutput }).return(
+        Response.validationError(toValidationIssues(result.issues)),
+      );
+    }
+    return this.with<TOutput>({ valid: true, request: result.value });
+  }
+}
+
+/** @internal Builds a Message from envelope data that already passed `messageDataSchema`. */
+export function messageFromWire(data: MessageWireData): Message {
+  return new Message({
+    serviceName: data.serviceName,
+    id: data.id,
+    correlationId: data.correlationId ?? data.id,
+    causationId: data.causationId ?? data.id,
+    logContext: data.logContext ?? {},
+    invokedAt: data.invokedAt ?? systemClock.now(),
+    dryRun: data.dryRun ?? false,
+    rawRequest: data.rawRequest ?? {},
+    request: data.request,
+    valid: data.valid ?? true,
+    assigns: data.assigns ?? {},
+    response: (data.response as Response | null | undefined) ?? null,
+    events: data.events ?? [],
+    aggregateMeta: data.aggregateMeta ?? {},
+    originNode: data.originNode ?? null,
+    halted: data.halted ?? false,
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * The telemetry events the SDK emits: the original's names (reference §7.1) plus the ones this port
+ * adds for the wire (`frame_rejected`, `late_reply_dropped`, `handler_failed`).
+ * README's telemetry table lists every one; a test keeps the two in step.
+ */
+export const TELEMETRY_EVENTS = [
+  "discovering_service",
+  "service_not_found",
+  "service_found",
+  "invoking_service",
+  "service_responded",
+  "checking_if_service_call_is_authorized",
+  "service_request_received",
+  "executing_service",
+  "execution_finished",
+  "register_local_services",
+  "node_joined",
+  "node_left",
+  "frame_rejected",
+  "late_reply_dropped",
+  "handler_failed",
+] as const;
+
+export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
+
+/** One telemetry event. Times are epoch ms from the node's Clock; `duration` is in ms. */
+export interface TelemetryEvent {
+  readonly name: TelemetryEventName;
+  readonly measurements: Readonly<Record<string, number>>;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+export type TelemetryHandler = (event: TelemetryEvent) => void;
+
+/**
+ * A synchronous hook bus. Handlers run in the emitting call; one that throws is isolated (the SDK
+ * never fails a dispatch because of telemetry).
+ *
+ * @example
+ * const off = node.telemetry.on("service_responded", (e) => console.log(e.measurements.duration));
+ */
+export interface Telemetry {
+  /** Subscribes to one event name, or to every event with `"*"`; returns the unsubscribe function. */
+  on(name: TelemetryEventName | "*", handler: TelemetryHandler): () => void;
+  /** True when at least one handler listens, so emitters can skip building metadata. */
+  readonly active: boolean;
+  emit(name: TelemetryEventName, measurements?: Record<string, number>, metadata?: Record<string, unknown>): void;
+}
+
+/** Creates a telemetry bus (each node has one; pass one to share it between nodes). */
+export function createTelemetry(): Telemetry {
+  const handlers = new Map<string, Set<TelemetryHandler>>();
+  let count = 0;
+  const run = (set: Set<TelemetryHandler> | undefined, event: TelemetryEvent) => {
+    if (!set) return;
+    for (const handler of set) {
+      try {
+        handler(event);
+      } catch {
+        // A broken telemetry handler must never break the dispatch that emitted the event.
+      }
+    }
+  };
+  return {
+    get active() {
+      return count > 0;
+    },
+    on(name, handler) {
+      const set = handlers.get(name) ?? new Set<TelemetryHandler>();
+      handlers.set(name, set);
+      if (!set.has(handler)) {
+        set.add(handler);
+        count++;
+      }
+      return () => {
+        if (set.delete(handler)) count--;
+      };
+    },
+    emit(name, measurements = {}, metadata = {}) {
+      if (count === 0) return;
+      const event: TelemetryEvent = { name, measurements, metadata };
+      run(handlers.get(name), event);
+      run(handlers.get("*"), event);
+    },
+  };
+}

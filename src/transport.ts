@@ -1,0 +1,33 @@
+/**
+ * What a node gives a transport when it connects: where to deliver frames and peer changes.
+ * Frames are JSON text; the node validates them, the transport never has to.
+ */
+export interface TransportLink {
+  /** The id of the node this transport serves. */
+  readonly nodeId: string;
+  /** A frame arrived from some peer. */
+  receive(text: string): void;
+  /** A peer became reachable (the node introduces its services to it). */
+  peerJoined(nodeId: string): void;
+  /** A peer is gone, cleanly or not: its services are dropped and requests in flight to it fail at once. */
+  peerLeft(nodeId: string): void;
+}
+
+/**
+ * Moves frames between nodes and reports peers joining and leaving. It does no routing, retrying or
+ * authorization: those live once, in the node. Implementations: `createInProcessHub().transport()`,
+ * `x3m-system/broadcast-channel`, the edge WebSocket client.
+ */
+export interface Transport {
+  /** Shown in telemetry (e.g. `frame_rejected`). */
+  readonly name: string;
+  open(link: TransportLink): void | Promise<void>;
+  /** Sends `text` to peer `to`, or to every peer when `to` is omitted. Throws when it cannot send. */
+  send(text: string, to?: string): void;
+  close(): void | Promise<void>;
+}
+
+/** Identity helper that type-checks a transport implementation. */
+export function defineTransport<TTransport extends Transport>(transport: TTransport): TTransport {
+  return transport;
+}

@@ -1,0 +1,74 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { basename } from "node:path";
+import { build } from "esbuild";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { CHROMIUM_ARGS, findChromium } from "../../scripts/find-chromium.ts";
+
+/** A real headless Chromium and a loopback server that serves the bundled entries to its pages. */
+export interface BrowserHarness extends AsyncDisposable {
+  readonly origin: string;
+  readonly context: BrowserContext;
+  /** Opens a new tab of the harness's origin and waits until its scenario modules have registered. */
+  newPage(): Promise<Page>;
+}
+
+/**
+ * Runs a scenario that a page module registered on `globalThis.scenarios` (see `pages/`). Scenarios
+ * live in bundled browser modules because functions passed to `page.evaluate` are rewritten by Vite.
+ */
+export function runScenario<TResult>(page: Page, name: string, argument: unknown = null): Promise<TResult> {
+  return page.evaluate(
+    `globalThis.scenarios[${JSON.stringify(name)}](${JSON.stringify(argument)})`,
+  ) as Promise<TResult>;
+}
+
+/** Bundles `entries` (name → source path) for the browser with esbuild and starts Chromium. */
+export async function startBrowserHarness(entries: Record<string, string>): Promise<BrowserHarness> {
+  const executablePath = findChromium();
+  if (!executablePath) {
+    throw new Error("The browser suite needs Chromium: run `node scripts/ensure-chromium.ts` or set CHROME_PATH.");
+  }
+  const bundle = await build({
+    entryPoints: entries,
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    outdir: "/bundle",
+  });
+  const files = new Map(bundle.outputFiles.map((file) => [`/${basename(file.path)}`, file.text]));
+  const scripts = Object.keys(entries)
+    .map((name) => `<script type="module" src="/${name}.js"></script>`)
+    .join("");
+  files.set("/", `<!doctype html><meta charset=utf-8><title>x3m-system browser suite</title>${scripts}`);
+  const server: Server = createServer((request, response) => {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const body = files.get(path);
+    if (body === undefined) return void response.writeHead(404).end();
+    response.writeHead(200, { "content-type": path.endsWith(".js") ? "text/javascript" : "text/html" }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS.filter((flag) => flag !== "--headless"),
+  });
+  const context = await browser.newContext();
+  return {
+    origin,
+    context,
+    async newPage() {
+      const page = await context.newPage();
+      await page.goto(`${origin}/`);
+      await page.waitForFunction("globalThis.scenarios !== undefined");
+      return page;
+    },
+    async [Symbol.asyncDispose]() {
+      await browser.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
