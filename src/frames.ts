@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
 import { type Message, messageFromWire } from "./message.ts";
 import { exceedsBytes, parseJsonSafely } from "./safe-json.ts";
@@ -51,7 +51,7 @@ const frameSchema = z.discriminatedUnion("kind", [
   z.object({
     ...base,
     kind: z.literal("announce"),
-    services: z.array(z.object({ name: nameSchema, router: nameSchema })).max(10_000),
+    services: z.array(z.object({ name: nameSchema, router: nameSchema })).check(z.maxLength(10_000)),
   }),
   z.object({ ...base, kind: z.literal("leave") }),
   z.object({
@@ -59,7 +59,7 @@ const frameSchema = z.discriminatedUnion("kind", [
     kind: z.literal("request"),
     attemptId: idSchema,
     op: z.enum(["invoke", "authorize"]),
-    forwarded: z.boolean().optional(),
+    forwarded: z.optional(z.boolean()),
     envelope: messageDataSchema,
   }),
   z.object({ ...base, kind: z.literal("reply"), attemptId: idSchema, envelope: messageDataSchema }),

@@ -98,6 +98,7 @@ class Node implements SystemNode {
   private readonly timeoutMs: number;
   private readonly maxFrameBytes: number;
   private readonly nodeOrder: NodeOrder;
+  private readonly announceIntervalMs: number;
   private readonly connections: Connection[] = [];
   private readonly peerConnections = new Map<string, Connection>();
   private readonly pending = new Map<string, PendingAttempt>();
@@ -123,8 +124,7 @@ class Node implements SystemNode {
       telemetry: this.telemetry,
       forward: (node, message) => this.forward(node, message),
     };
-    const interval = options.announceIntervalMs ?? 20_000;
-    if (interval > 0) this.scheduleAnnounce(interval);
+    this.announceIntervalMs = options.announceIntervalMs ?? 20_000;
   }
 
   register(...routers: AnyRouter[]): void {
@@ -147,6 +147,8 @@ class Node implements SystemNode {
     };
     await transport.open(link);
     this.connections.push(connection);
+    // A node alone holds no timer: the periodic re-announcement starts with the first transport.
+    if (!this.cancelAnnounceTimer && this.announceIntervalMs > 0) this.scheduleAnnounce(this.announceIntervalMs);
     this.send(connection, { kind: "announce", from: this.id, services: this.registry.publicServices() });
   }
 
@@ -158,7 +160,8 @@ class Node implements SystemNode {
     return [...this.peerConnections.keys()];
   }
 
-  validate(message: Message, options?: DispatchOptions): Promise<Message> {
+  async validate(message: Message, options?: DispatchOptions): Promise<Message> {
+    if (message.halted) return message;
     return this.dispatch(message.dryRun === false ? message.withDryRun(true) : message, options);
   }
 

@@ -33,35 +33,35 @@ export function stripReply(reply: Message): Message {
  * (deny by default), let the router choose the node, run the handler, strip the reply.
  * A throwing handler becomes an `error` response; nothing here can leave the caller hanging but `noReply`.
  */
-export function serve(
+export async function serve(
   service: LocalService,
   message: Message,
   context: ServeContext,
   options: { forwarded?: boolean } = {},
 ): Promise<Message | NoReply> {
-  return runWithLogContext(message.logContext, async () => {
-    const { router, entry } = service;
-    const { telemetry } = context;
-    if (telemetry.active) {
-      telemetry.emit(
-        "service_request_received",
-        {},
-        { service: entry.name, visibility: entry.visibility, originNode: message.originNode },
-      );
+  const { router, entry } = service;
+  const { telemetry } = context;
+  if (telemetry.active) {
+    telemetry.emit(
+      "service_request_received",
+      {},
+      { service: entry.name, visibility: entry.visibility, originNode: message.originNode },
+    );
+  }
+  // The log context is re-entered around each user callback: a synchronous storage only covers the
+  // callback's synchronous part, an AsyncLocalStorage-backed one follows its awaits too.
+  const authorization = await runWithLogContext(message.logContext, () => router.authorize(message));
+  if (!authorization.allowed) return stripReply(message.error(authorization.reason));
+  if (!options.forwarded) {
+    let target: string;
+    try {
+      target = await runWithLogContext(message.logContext, () => router.chooseNode(message));
+    } catch (error) {
+      return stripReply(message.error({ exception: describeError(error) }));
     }
-    const authorization = await router.authorize(message);
-    if (!authorization.allowed) return stripReply(message.error(authorization.reason));
-    if (!options.forwarded) {
-      let target: string;
-      try {
-        target = await router.chooseNode(message);
-      } catch (error) {
-        return stripReply(message.error({ exception: describeError(error) }));
-      }
-      if (target !== "local" && target !== context.nodeId) return context.forward(target, message);
-    }
-    return execute(service, message, context);
-  });
+    if (target !== "local" && target !== context.nodeId) return context.forward(target, message);
+  }
+  return execute(service, message, context);
 }
 
 async function execute(service: LocalService, message: Message, context: ServeContext): Promise<Message | NoReply> {
@@ -72,7 +72,7 @@ async function execute(service: LocalService, message: Message, context: ServeCo
   }
   let result: unknown;
   try {
-    result = await service.entry.handler(message);
+    result = await runWithLogContext(message.logContext, () => service.entry.handler(message));
   } catch (error) {
     telemetry.emit("handler_failed", {}, { service: service.entry.name, error: describeError(error), message });
     result = message.error({ exception: describeError(error) });

@@ -1,13 +1,14 @@
-import { z } from "zod";
+// zod/mini: the same validator as zod, with a tree-shakable API, so the core bundle stays small.
+import * as z from "zod/mini";
 import { isValidName } from "./ids.ts";
 
 /** A node, service or router name as accepted from the wire. */
 export const nameSchema = z
   .string()
-  .refine(isValidName, { message: "not a valid name ([A-Za-z0-9_.:@/-], 1-200 chars)" });
+  .check(z.refine(isValidName, { message: "not a valid name ([A-Za-z0-9_.:@/-], 1-200 chars)" }));
 
 /** Message and attempt ids: non-empty, bounded, printable. */
-export const idSchema = z.string().min(1).max(200);
+export const idSchema = z.string().check(z.minLength(1), z.maxLength(200));
 
 const issueSchema = z.object({
   message: z.string(),
@@ -16,8 +17,8 @@ const issueSchema = z.object({
 
 /** Wire schema of `Response`: one object per status. */
 export const responseSchema = z.discriminatedUnion("status", [
-  z.object({ status: z.literal("ok"), payload: z.unknown().optional(), version: z.number().int().optional() }),
-  z.object({ status: z.literal("created"), id: z.string(), version: z.number().int().optional() }),
+  z.object({ status: z.literal("ok"), payload: z.optional(z.unknown()), version: z.optional(z.int()) }),
+  z.object({ status: z.literal("created"), id: z.string(), version: z.optional(z.int()) }),
   z.object({ status: z.literal("service_unavailable"), service: z.string() }),
   z.object({
     status: z.literal("service_timeout"),
@@ -27,7 +28,7 @@ export const responseSchema = z.discriminatedUnion("status", [
   }),
   z.object({ status: z.literal("validation_error"), issues: z.array(issueSchema) }),
   z.object({ status: z.literal("missing_id"), field: z.string() }),
-  z.object({ status: z.literal("unauthorized"), reason: z.string().optional() }),
+  z.object({ status: z.literal("unauthorized"), reason: z.optional(z.string()) }),
   z.object({ status: z.literal("error"), reason: z.unknown() }),
   z.object({ status: z.literal("try_another_node"), reason: z.unknown() }),
   z.object({
@@ -35,7 +36,7 @@ export const responseSchema = z.discriminatedUnion("status", [
     tried: z.array(z.object({ node: z.string(), reason: z.unknown() })),
   }),
   z.object({ status: z.literal("not_found") }),
-  z.object({ status: z.literal("wrong_expected_version"), expected: z.number().int(), actual: z.number().int() }),
+  z.object({ status: z.literal("wrong_expected_version"), expected: z.int(), actual: z.int() }),
   z.object({ status: z.literal("already_exists") }),
 ]);
 
@@ -48,20 +49,20 @@ const recordSchema = z.record(z.string(), z.unknown());
 export const messageDataSchema = z.object({
   serviceName: nameSchema,
   id: idSchema,
-  correlationId: idSchema.optional(),
-  causationId: idSchema.optional(),
-  logContext: recordSchema.optional(),
-  invokedAt: z.number().finite().optional(),
-  dryRun: z.union([z.boolean(), z.literal("verbose")]).optional(),
-  rawRequest: recordSchema.optional(),
-  request: z.unknown().optional(),
-  valid: z.boolean().optional(),
-  assigns: recordSchema.optional(),
-  response: responseSchema.nullable().optional(),
-  events: z.array(z.unknown()).optional(),
-  aggregateMeta: z.object({ id: z.string().optional(), version: z.number().int().optional() }).optional(),
-  originNode: nameSchema.nullable().optional(),
-  halted: z.boolean().optional(),
+  correlationId: z.optional(idSchema),
+  causationId: z.optional(idSchema),
+  logContext: z.optional(recordSchema),
+  invokedAt: z.optional(z.number()),
+  dryRun: z.optional(z.union([z.boolean(), z.literal("verbose")])),
+  rawRequest: z.optional(recordSchema),
+  request: z.optional(z.unknown()),
+  valid: z.optional(z.boolean()),
+  assigns: z.optional(recordSchema),
+  response: z.optional(z.nullable(responseSchema)),
+  events: z.optional(z.array(z.unknown())),
+  aggregateMeta: z.optional(z.object({ id: z.optional(z.string()), version: z.optional(z.int()) })),
+  originNode: z.optional(z.nullable(nameSchema)),
+  halted: z.optional(z.boolean()),
 });
 
 export type MessageWireData = z.infer<typeof messageDataSchema>;
