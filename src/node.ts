@@ -2,7 +2,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { SdkClientError, SdkErrorCode } from "./errors.ts";
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, type Frame, type RequestFrame } from "./frames.ts";
 import { isValidName } from "./ids.ts";
-import type { Message } from "./message.ts";
+import { Message } from "./message.ts";
 import { type NodeOrder, randomOrder } from "./node-order.ts";
 import { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";
 import { Response, type TriedNode } from "./response.ts";
@@ -141,7 +141,7 @@ class Node implements SystemNode {
     const connection: Connection = { transport };
     const link: TransportLink = {
       nodeId: this.id,
-      receive: (text) => this.receive(connection, text),
+      receive: (text, sender) => this.receive(connection, text, sender),
       peerJoined: (peer) => this.peerJoined(connection, peer),
       peerLeft: (peer) => this.peerLeft(connection, peer, "node_left"),
     };
@@ -172,12 +172,12 @@ class Node implements SystemNode {
     const { clock, telemetry } = this;
     const startedAt = clock.now();
     const sent = message.with({ invokedAt: startedAt, originNode: message.originNode ?? this.id });
-    const meta = { message: sent, callerNode: this.id };
-    if (telemetry.active) telemetry.emit("discovering_service", { start: startedAt, monoStart: startedAt }, meta);
+    const meta = telemetry.active ? { message: sent, callerNode: this.id } : undefined;
+    if (meta) telemetry.emit("discovering_service", { start: startedAt, monoStart: startedAt }, meta);
 
     const found = this.discover(sent);
     if (found.length === 0) {
-      if (telemetry.active) {
+      if (meta) {
         const time = clock.now();
         telemetry.emit("service_not_found", { time, duration: time - startedAt }, meta);
       }
@@ -186,19 +186,21 @@ class Node implements SystemNode {
     const providers = found.length > 1 ? this.nodeOrder(found, sent) : found;
     const tried: TriedNode[] = [];
     for (const provider of providers) {
-      const serviceMeta = { ...meta, serviceNode: provider.node };
-      const invokedAt = clock.now();
-      if (telemetry.active) {
+      // Telemetry is built only when someone listens: it is most of the cost of a fast local call.
+      const serviceMeta = meta && { ...meta, serviceNode: provider.node };
+      const invokedAt = serviceMeta ? clock.now() : 0;
+      if (serviceMeta) {
         telemetry.emit("service_found", { time: invokedAt, duration: invokedAt - startedAt }, serviceMeta);
         telemetry.emit("invoking_service", { start: invokedAt, monoStart: invokedAt }, serviceMeta);
       }
       // Every attempt starts from the message as sent: never from a halted earlier reply (reference §4.4 bug).
-      const outcome =
+      const attempt =
         provider.node === LOCAL
-          ? await this.invokeLocal(sent, timeoutMs)
-          : await this.invokeRemote(provider.node, sent, { op: "invoke", timeoutMs });
+          ? this.invokeLocal(sent, timeoutMs)
+          : this.invokeRemote(provider.node, sent, { op: "invoke", timeoutMs });
+      const outcome = attempt instanceof Promise ? await attempt : attempt;
       const resolved = this.resolve(sent, outcome, timeoutMs);
-      if (telemetry.active) {
+      if (serviceMeta) {
         const time = clock.now();
         telemetry.emit(
           "service_responded",
@@ -272,22 +274,25 @@ class Node implements SystemNode {
     }
   }
 
-  private invokeLocal(message: Message, timeoutMs: number): Promise<Outcome> {
+  /**
+   * Runs a local service. A synchronous service answers synchronously (no timer, no promise hop); a
+   * pending one races the timeout; `noReply` makes the caller wait for the timeout, as in the original.
+   */
+  private invokeLocal(message: Message, timeoutMs: number): Outcome | Promise<Outcome> {
     const local = this.registry.localService(message.serviceName);
-    if (!local) return Promise.resolve({ kind: "failed", reason: "service_gone" });
+    if (!local) return { kind: "failed", reason: "service_gone" };
+    const served = serve(local, message, this.serveContext);
+    if (served instanceof Message) return { kind: "reply", message: served };
+    const pending = served === noReply ? undefined : served;
     return this.withTimeout(timeoutMs, (settle, isSettled) => {
-      // Run the handler in a fresh task so the caller only awaits the reply (reference §10).
-      queueMicrotask(() => {
-        serve(local, message, this.serveContext).then(
-          (result) => {
-            if (result === noReply) return;
-            if (isSettled())
-              this.telemetry.emit("late_reply_dropped", {}, { service: message.serviceName, from: LOCAL });
-            else settle({ kind: "reply", message: result });
-          },
-          (error) => settle({ kind: "reply", message: message.error({ exception: describeError(error) }) }),
-        );
-      });
+      pending?.then(
+        (result) => {
+          if (result === noReply) return;
+          if (isSettled()) this.telemetry.emit("late_reply_dropped", {}, { service: message.serviceName, from: LOCAL });
+          else settle({ kind: "reply", message: result });
+        },
+        (error) => settle({ kind: "reply", message: message.error({ exception: describeError(error) }) }),
+      );
     });
   }
 
@@ -355,7 +360,7 @@ class Node implements SystemNode {
     });
   }
 
-  private receive(connection: Connection, text: string): void {
+  private receive(connection: Connection, text: string, sender?: string): void {
     if (this.closed) return;
     const decoded = decodeFrame(text, this.maxFrameBytes);
     if (!decoded.ok) {
@@ -363,7 +368,7 @@ class Node implements SystemNode {
       return;
     }
     const frame = decoded.value;
-    if (frame.from === this.id || frame.from === LOCAL) {
+    if (frame.from === this.id || frame.from === LOCAL || (sender !== undefined && frame.from !== sender)) {
       this.rejectFrame(connection, text, SdkErrorCode.INVALID_FRAME, `frame claims to come from "${frame.from}"`);
       return;
     }
@@ -386,10 +391,11 @@ class Node implements SystemNode {
   }
 
   private rejectFrame(connection: Connection, text: unknown, code: string, reason: string): void {
-    const bytes = typeof text === "string" ? text.length : 0;
+    // UTF-16 length, not bytes: measuring bytes would mean encoding a possibly huge hostile frame.
+    const chars = typeof text === "string" ? text.length : 0;
     this.telemetry.emit(
       "frame_rejected",
-      { bytes },
+      { chars },
       { code, reason, transport: connection.transport.name, node: this.id },
     );
   }

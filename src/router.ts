@@ -61,6 +61,8 @@ export interface AnyRouter {
   authorized(message: Message): Promise<boolean>;
   /** Where the call should run: `"local"` or a node id. */
   chooseNode(message: Message): Promise<string>;
+  /** The definition the router was made from (the raw escape hatch; the node reads its callbacks). */
+  readonly definition: Readonly<RouterDefinition<ServiceMap, ServiceMap>>;
 }
 
 /** A router: a named set of services with one authorization policy. Create it with `defineRouter`. */
@@ -125,32 +127,44 @@ export function defineRouter<TServices extends ServiceMap, TPrivate extends Serv
     private: privateEntries.map((e) => e.name),
     all: [...privateEntries, ...publicEntries].map((e) => e.name),
   };
-  const { authorize: userAuthorize, chooseNode: userChooseNode } = definition;
-
   const router = {
     name,
+    definition: Object.freeze({ ...definition }),
     registeredServices: (visibility: "public" | "private" | "all" = "all") => [...names[visibility]],
     lookup: (service: string) => byName.get(service),
-    async authorize(message: Message): Promise<Authorization> {
-      if (!userAuthorize) return { allowed: false, reason: "forbidden" };
-      let result: unknown;
-      try {
-        result = await userAuthorize(message);
-      } catch {
-        return { allowed: false, reason: "forbidden" };
-      }
-      if (result === true) return ALLOWED;
-      return {
-        allowed: false,
-        reason: result === false || result === undefined || result === null ? "forbidden" : result,
-      };
-    },
-    async authorized(message: Message) {
-      return (await router.authorize(message)).allowed;
-    },
-    async chooseNode(message: Message) {
-      return userChooseNode ? await userChooseNode(message) : "local";
-    },
+    authorize: async (message: Message) => authorizationOf(definition, message),
+    authorized: async (message: Message) => (await authorizationOf(definition, message)).allowed,
+    chooseNode: async (message: Message) => nodeChoiceOf(definition, message),
   };
   return router as Router<TServices, TPrivate>;
+}
+
+/** What a router definition needs to decide a call, with any service map. */
+type Callbacks = Pick<RouterDefinition<ServiceMap, ServiceMap>, "authorize" | "chooseNode">;
+
+function toAuthorization(result: unknown): Authorization {
+  if (result === true) return ALLOWED;
+  return { allowed: false, reason: result === false || result === undefined || result === null ? "forbidden" : result };
+}
+
+const DENY_THROWN: Authorization = Object.freeze({ allowed: false, reason: "forbidden" });
+
+/**
+ * @internal Runs `authorize` (default deny; a throw or rejection denies). Synchronous when the user's
+ * `authorize` is, so a local dispatch to a synchronous service needs no promise hop.
+ */
+export function authorizationOf(definition: Callbacks, message: Message): Authorization | Promise<Authorization> {
+  if (!definition.authorize) return DENY_THROWN;
+  let result: unknown;
+  try {
+    result = definition.authorize(message);
+  } catch {
+    return DENY_THROWN;
+  }
+  return result instanceof Promise ? result.then(toAuthorization, () => DENY_THROWN) : toAuthorization(result);
+}
+
+/** @internal Runs `chooseNode` (default `"local"`); synchronous when the user's is. May throw. */
+export function nodeChoiceOf(definition: Callbacks, message: Message): string | Promise<string> {
+  return definition.chooseNode ? definition.chooseNode(message) : "local";
 }

@@ -2,7 +2,14 @@ import type { Clock } from "./clock.ts";
 import { runWithLogContext } from "./log-context.ts";
 import { Message } from "./message.ts";
 import type { LocalService } from "./registry.ts";
-import { type NoReply, noReply } from "./router.ts";
+import {
+  type Authorization,
+  authorizationOf,
+  type HandlerResult,
+  type NoReply,
+  nodeChoiceOf,
+  noReply,
+} from "./router.ts";
 import type { Telemetry } from "./telemetry.ts";
 
 /** What serving a call needs from the node it runs on. */
@@ -13,6 +20,9 @@ export interface ServeContext {
   /** Runs the call on another node (a router's `chooseNode` picked it) and returns that node's reply. */
   forward(node: string, message: Message): Promise<Message | NoReply>;
 }
+
+/** A serve result: synchronous when every user callback on the way was. */
+export type Served = Message | NoReply | Promise<Message | NoReply>;
 
 /** JSON-safe description of something a handler threw. */
 export function describeError(error: unknown): { name: string; message: string } {
@@ -28,72 +38,83 @@ export function stripReply(reply: Message): Message {
   return reply.with({ request: undefined, ...(keepEvents ? {} : { events: [] }) });
 }
 
+/** Continues with `next` now for a plain value, or after the promise settles. */
+function andThen<TValue, TResult>(
+  value: TValue | Promise<TValue>,
+  next: (value: TValue) => TResult | Promise<TResult>,
+) {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
 /**
- * The provider side of a call (reference §3.3-3.4): re-enter the message's log context, authorize
- * (deny by default), let the router choose the node, run the handler, strip the reply.
- * A throwing handler becomes an `error` response; nothing here can leave the caller hanging but `noReply`.
+ * The provider side of a call (reference §3.3-3.4): authorize (deny by default), let the router choose
+ * the node, run the handler, strip the reply; the message's log context is re-entered around each user
+ * callback. A throwing handler becomes an `error` response: nothing here can leave the caller hanging
+ * but `noReply`. Stays synchronous while the user's callbacks are, so a fast local call costs no promise hops.
  */
-export async function serve(
+export function serve(
   service: LocalService,
   message: Message,
   context: ServeContext,
   options: { forwarded?: boolean } = {},
-): Promise<Message | NoReply> {
+): Served {
   const { router, entry } = service;
   const { telemetry } = context;
   if (telemetry.active) {
-    telemetry.emit(
-      "service_request_received",
-      {},
-      { service: entry.name, visibility: entry.visibility, originNode: message.originNode },
-    );
+    const metadata = { service: entry.name, visibility: entry.visibility, originNode: message.originNode };
+    telemetry.emit("service_request_received", {}, metadata);
   }
-  // The log context is re-entered around each user callback: a synchronous storage only covers the
-  // callback's synchronous part, an AsyncLocalStorage-backed one follows its awaits too.
-  const authorization = await runWithLogContext(message.logContext, () => router.authorize(message));
-  if (!authorization.allowed) return stripReply(message.error(authorization.reason));
-  if (!options.forwarded) {
-    let target: string;
+  const authorization = runWithLogContext(message.logContext, () => authorizationOf(router.definition, message));
+  return andThen(authorization, (result: Authorization): Served => {
+    if (!result.allowed) return stripReply(message.error(result.reason));
+    if (options.forwarded) return execute(service, message, context);
+    let choice: string | Promise<string>;
     try {
-      target = await runWithLogContext(message.logContext, () => router.chooseNode(message));
+      choice = runWithLogContext(message.logContext, () => nodeChoiceOf(router.definition, message));
     } catch (error) {
       return stripReply(message.error({ exception: describeError(error) }));
     }
-    if (target !== "local" && target !== context.nodeId) return context.forward(target, message);
-  }
-  return execute(service, message, context);
+    const route = (target: string): Served =>
+      target === "local" || target === context.nodeId
+        ? execute(service, message, context)
+        : context.forward(target, message);
+    return choice instanceof Promise
+      ? choice.then(route, (error) => stripReply(message.error({ exception: describeError(error) })))
+      : route(choice);
+  });
 }
 
-async function execute(service: LocalService, message: Message, context: ServeContext): Promise<Message | NoReply> {
+function execute(service: LocalService, message: Message, context: ServeContext): Served {
   const { clock, telemetry, nodeId } = context;
-  const start = clock.now();
-  if (telemetry.active) {
-    telemetry.emit("executing_service", { start, monoStart: start }, { node: nodeId, service: service.entry.name });
-  }
-  let result: unknown;
+  const { name } = service.entry;
+  const start = telemetry.active ? clock.now() : 0;
+  if (telemetry.active)
+    telemetry.emit("executing_service", { start, monoStart: start }, { node: nodeId, service: name });
+
+  const failed = (error: unknown): Message => {
+    telemetry.emit("handler_failed", {}, { service: name, error: describeError(error), message });
+    return message.error({ exception: describeError(error) });
+  };
+  const finish = (result: HandlerResult): Message | NoReply => {
+    if (result === noReply) return noReply;
+    if (!(result instanceof Message)) {
+      const error = { name: "TypeError", message: "handler returned neither a Message nor noReply" };
+      telemetry.emit("handler_failed", {}, { service: name, error, message });
+      return stripReply(message.error("invalid_handler_result"));
+    }
+    const reply = stripReply(result);
+    if (telemetry.active) {
+      const time = clock.now();
+      telemetry.emit("execution_finished", { time, duration: time - start }, { message: reply });
+    }
+    return reply;
+  };
+
+  let result: HandlerResult | Promise<HandlerResult>;
   try {
-    result = await runWithLogContext(message.logContext, () => service.entry.handler(message));
+    result = runWithLogContext(message.logContext, () => service.entry.handler(message));
   } catch (error) {
-    telemetry.emit("handler_failed", {}, { service: service.entry.name, error: describeError(error), message });
-    result = message.error({ exception: describeError(error) });
+    return finish(failed(error));
   }
-  if (result === noReply) return noReply;
-  if (!(result instanceof Message)) {
-    telemetry.emit(
-      "handler_failed",
-      {},
-      {
-        service: service.entry.name,
-        error: { name: "TypeError", message: "handler returned neither a Message nor noReply" },
-        message,
-      },
-    );
-    result = message.error("invalid_handler_result");
-  }
-  const reply = stripReply(result as Message);
-  if (telemetry.active) {
-    const time = clock.now();
-    telemetry.emit("execution_finished", { time, duration: time - start }, { message: reply });
-  }
-  return reply;
+  return result instanceof Promise ? result.then(finish, (error) => finish(failed(error))) : finish(result);
 }

@@ -5,8 +5,12 @@
 export interface TransportLink {
   /** The id of the node this transport serves. */
   readonly nodeId: string;
-  /** A frame arrived from some peer. */
-  receive(text: string): void;
+  /**
+   * A frame arrived. Transports that know which peer delivered it (the hub, an authenticated socket)
+   * pass `sender`; the node then drops frames whose claimed `from` differs (spoofing). Transports that
+   * cannot know (a same-origin BroadcastChannel) omit it.
+   */
+  receive(text: string, sender?: string): void;
   /** A peer became reachable (the node introduces its services to it). */
   peerJoined(nodeId: string): void;
   /** A peer is gone, cleanly or not: its services are dropped and requests in flight to it fail at once. */

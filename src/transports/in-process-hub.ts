@@ -27,7 +27,7 @@ export interface InProcessHub {
   nodes(): string[];
   /** Cuts a node off without a word (a crash): its peers see it leave, no `leave` frame is sent. */
   disconnect(nodeId: string): void;
-  /** Delivers raw text to a node as if a peer had sent it (hostile frames in tests). */
+  /** Delivers raw text to a node as an unidentified sender would (hostile frames in tests). */
   inject(to: string, text: string): void;
   /** Installs (or, with `undefined`, removes) a fault-injecting interceptor. */
   intercept(interceptor: HubInterceptor | undefined): void;
@@ -56,7 +56,7 @@ export function createInProcessHub(options: InProcessHubOptions = {}): InProcess
     const result = interceptor ? interceptor({ from, to, text }) : text;
     if (result === null) return;
     for (const delivered of typeof result === "string" ? [result] : result) {
-      later(() => members.get(to)?.receive(delivered));
+      later(() => members.get(to)?.receive(delivered, from));
     }
   };
 

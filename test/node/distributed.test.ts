@@ -372,3 +372,25 @@ describe("chooseNode", () => {
     expect(reply.response).toMatchObject({ status: "error", reason: { code: "forward_failed", node: "nowhere" } });
   });
 });
+
+describe("spoofing", () => {
+  it("a peer cannot speak for another: frames whose from differs from the hub's sender are dropped", async () => {
+    await using cluster = await createCluster(["a", "b"]);
+    cluster.node("a").register(firstRouter);
+    await cluster.settle();
+    const rejected: TelemetryEvent[] = [];
+    cluster.node("b").telemetry.on("frame_rejected", (e) => rejected.push(e));
+    const mallory = cluster.hub.transport();
+    mallory.open({ nodeId: "mallory", receive: () => {}, peerJoined: () => {}, peerLeft: () => {} });
+    mallory.send(encodeFrame({ kind: "leave", from: "a" }), "b");
+    mallory.send(
+      encodeFrame({ kind: "announce", from: "phantom", services: [{ name: "first", router: "evil" }] }),
+      "b",
+    );
+    await cluster.settle();
+    expect(rejected).toHaveLength(2);
+    expect(cluster.node("b").peers().sort()).toEqual(["a", "mallory"]);
+    expect(cluster.node("b").discover(Msg.new("first"))).toEqual([{ node: "a", router: "first_router" }]);
+    mallory.close();
+  });
+});

@@ -1,6 +1,7 @@
 // The core runs unchanged inside workerd: messages, routers, the dispatcher and the in-process hub.
 import { describe, expect, it } from "vitest";
 import { createInProcessHub, createNode, defineRouter, Message } from "../../src/index.ts";
+import { transportContract } from "../../src/testing/index.ts";
 
 const quorum = (name: string, accept: boolean) =>
   defineRouter({
@@ -35,4 +36,13 @@ describe("core in workerd", () => {
       /forbidden key/,
     );
   });
+});
+
+describe("transport contract in workerd: in-process hub", () => {
+  for (const contractCase of transportContract(() => {
+    const hub = createInProcessHub();
+    return { transports: [hub.transport(), hub.transport(), hub.transport()], dispose: () => {} };
+  })) {
+    it(contractCase.name, () => contractCase.run());
+  }
 });
