@@ -1,6 +1,8 @@
 /** @module x3m-system: messages, routers, a service registry and a dispatcher that run in browsers, Workers and Node. */
+export * from "./aggregate/index.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
+export * from "./event-store/index.ts";
 export {
   type AnnouncedService,
   DEFAULT_MAX_FRAME_BYTES,

@@ -19,6 +19,8 @@ export const TELEMETRY_EVENTS = [
   "frame_rejected",
   "late_reply_dropped",
   "handler_failed",
+  "handle_msg",
+  "new_aggr_spawned",
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];

@@ -10,3 +10,4 @@ declare const crypto: {
   randomUUID(): string;
   getRandomValues<TArray extends ArrayBufferView>(array: TArray): TArray;
 };
+declare function structuredClone<TValue>(value: TValue): TValue;

@@ -1,0 +1,94 @@
+import type { Message } from "../message.ts";
+import type { Response } from "../response.ts";
+import type { StandardSchemaV1 } from "../standard-schema.ts";
+
+/** An event: any object with a string `type` (the discriminant of the aggregate's event union). */
+export interface DomainEvent {
+  readonly type: string;
+}
+
+/**
+ * The message a command handler sees: a `Message` whose `addEvent` only accepts the aggregate's events,
+ * so emitting an event of the wrong type is a compile error. At run time it is a plain `Message`.
+ */
+export interface AggregateMessage<TEvent, TRequest = unknown>
+  extends Omit<
+    Message<TRequest>,
+    "events" | "addEvent" | "return" | "ok" | "created" | "error" | "assign" | "putRequest" | "putRequestAsync" | "with"
+  > {
+  readonly events: readonly TEvent[];
+  addEvent(event: TEvent | null | undefined): AggregateMessage<TEvent, TRequest>;
+  return(response: Response): AggregateMessage<TEvent, TRequest>;
+  ok(payload?: unknown): AggregateMessage<TEvent, TRequest>;
+  created(id: string): AggregateMessage<TEvent, TRequest>;
+  error(reason: unknown): AggregateMessage<TEvent, TRequest>;
+  assign(key: string, value: unknown): AggregateMessage<TEvent, TRequest>;
+  putRequest<TSchema extends StandardSchemaV1>(
+    schema: TSchema,
+  ): AggregateMessage<TEvent, StandardSchemaV1.InferOutput<TSchema>>;
+}
+
+/** What a command handler returns: the message with its events added and its response set. */
+// biome-ignore lint/suspicious/noExplicitAny: the request type of the reply is the handler's business.
+export type CommandResult<TEvent> = AggregateMessage<TEvent, any> | Promise<AggregateMessage<TEvent, any>>;
+
+/** `(msg, state) → msg`: decide, by adding events and setting the response. */
+export type CommandHandler<TState, TEvent, TRequest = unknown> = (
+  message: AggregateMessage<TEvent, TRequest>,
+  state: TState,
+) => CommandResult<TEvent>;
+
+/**
+ * A validator that runs before the handler: a zod/Standard Schema for `rawRequest`, or a state-aware
+ * function returning the message (halted when invalid, e.g. via `putRequest`).
+ */
+export type CommandValidator<TState, TEvent> =
+  | StandardSchemaV1
+  | ((
+      message: AggregateMessage<TEvent>,
+      state: TState,
+    ) => AggregateMessage<TEvent, unknown> | Promise<AggregateMessage<TEvent, unknown>>);
+
+/** A command: a handler, or `{ validate, handle }`. */
+export type Command<TState, TEvent> =
+  | CommandHandler<TState, TEvent>
+  | {
+      readonly validate: CommandValidator<TState, TEvent>;
+      // biome-ignore lint/suspicious/noExplicitAny: the validated request type flows from `validate`.
+      readonly handle: CommandHandler<TState, TEvent, any>;
+    };
+
+export type CommandMap<TState, TEvent> = Readonly<Record<string, Command<TState, TEvent>>>;
+
+/** A pure aggregate: how commands decide events and how events fold into state. */
+export interface AggregateDefinition<TState, TEvent extends DomainEvent, TCommands extends CommandMap<TState, TEvent>> {
+  /** Names streams (`${name}-${id}`) and telemetry. */
+  readonly name: string;
+  readonly initialState: TState | (() => TState);
+  readonly commands: TCommands;
+  /** Folds one event into the state. Pure. Unknown events should return the state unchanged. */
+  readonly apply: (state: TState, event: TEvent) => TState;
+  /** Runs when a (non-dry-run) command's events are durable, before they are applied. */
+  readonly commit?: (message: Message, state: TState) => void | Promise<void>;
+  /** Runs instead of `commit` after a dry run that produced events (undo side effects of validation). */
+  readonly rollback?: (message: Message, state: TState) => void | Promise<void>;
+}
+
+/** Any aggregate definition (what hosts and helpers accept). */
+// biome-ignore lint/suspicious/noExplicitAny: erases the type parameters.
+export type AnyAggregate = AggregateDefinition<any, any, any>;
+
+/** The state type of an aggregate definition. */
+// biome-ignore lint/suspicious/noExplicitAny: only the state parameter is inferred.
+export type StateOf<TAggregate> = TAggregate extends { readonly apply: (state: infer TState, event: any) => unknown }
+  ? TState
+  : never;
+/** The event union of an aggregate definition. */
+// biome-ignore lint/suspicious/noExplicitAny: only the event parameter is inferred.
+export type EventOf<TAggregate> = TAggregate extends { readonly apply: (state: any, event: infer TEvent) => unknown }
+  ? TEvent
+  : never;
+/** The command names of an aggregate definition. */
+export type CommandNameOf<TAggregate> = TAggregate extends { readonly commands: infer TCommands }
+  ? keyof TCommands & string
+  : never;

@@ -1,0 +1,138 @@
+/**
+ * The event-store contract every adapter implements (memory, Durable Object SQLite, IndexedDB).
+ *
+ * Numbering, decided once (field notes H1): a stream's first event has version 0 and a stream that does
+ * not exist has version -1 (the original's convention); the global log's first event has position 1, so
+ * "nothing processed" is position 0. Both are JS numbers: exact up to 2^53, and what SQLite and
+ * IndexedDB keys give back without conversion.
+ */
+
+/** What `append` checks before writing: an exact version, or one of the named conditions. */
+export type ExpectedVersion =
+  /** The stream's current version must be exactly this (-1 = the stream must not exist). */
+  | number
+  /** The stream must not exist. */
+  | "no_stream"
+  /** The stream must exist. */
+  | "stream_exists"
+  /** No check. */
+  | "any";
+
+/** Metadata stored with each event; `messageId` makes command idempotency survive replays. */
+export interface EventMetadata {
+  readonly messageId?: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  readonly [key: string]: unknown;
+}
+
+/** An event as stored. `data` is the event exactly as appended (JSON-safe). */
+export interface RecordedEvent<TEvent = unknown> {
+  readonly stream: string;
+  /** 0-based, contiguous within the stream. */
+  readonly version: number;
+  /** 1-based, contiguous across the whole store. */
+  readonly position: number;
+  /** `data.type` when the event has a string `type`, else `"unknown"`. */
+  readonly type: string;
+  readonly data: TEvent;
+  readonly metadata: EventMetadata;
+  /** Epoch ms, from the store's clock. */
+  readonly recordedAt: number;
+}
+
+/** The result of `append`: the new version and positions, or a conflict carrying the actual version. */
+export type AppendResult =
+  | { readonly ok: true; readonly version: number; readonly firstPosition: number; readonly lastPosition: number }
+  | { readonly ok: false; readonly error: WrongExpectedVersion };
+
+export interface WrongExpectedVersion {
+  readonly code: "wrong_expected_version";
+  readonly stream: string;
+  readonly expected: ExpectedVersion;
+  /** The stream's version when the append was refused (-1 = no stream). */
+  readonly actual: number;
+}
+
+export interface AppendOptions {
+  /** @default "any" */
+  readonly expectedVersion?: ExpectedVersion;
+  /** Merged into every appended event's metadata. */
+  readonly metadata?: EventMetadata;
+}
+
+export interface ReadOptions {
+  /** First version to return. @default 0 */
+  readonly from?: number;
+  /** At most this many events. @default 1_000 */
+  readonly limit?: number;
+}
+
+export interface ReadAllOptions {
+  /** Return events with a position greater than this. @default 0 */
+  readonly after?: number;
+  /** At most this many events. @default 1_000 */
+  readonly limit?: number;
+}
+
+/** A snapshot of an aggregate's state at a version; `schemaVersion` invalidates old shapes. */
+export interface Snapshot<TState = unknown> {
+  readonly version: number;
+  readonly schemaVersion: number;
+  readonly state: TState;
+}
+
+/** Reading the global log in position order: what projectors and sync consume. */
+export interface EventSource {
+  /** Events after a global position, in position order. */
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** The highest position written so far (0 when empty). */
+  lastPosition(): Promise<number>;
+  /**
+   * Calls `listener` with newly committed events, in position order per call. A hint for low latency
+   * only: consumers must tolerate missed and repeated calls and re-read with `readAll`.
+   */
+  subscribe?(listener: (events: readonly RecordedEvent[]) => void): () => void;
+}
+
+/**
+ * The event store. Every method is async; `append` is atomic: all of its events or none, with
+ * contiguous versions and positions, and the expected version checked in the same step.
+ */
+export interface EventStore extends EventSource {
+  /** Whether the stream exists (has at least one event and was not deleted). */
+  has(stream: string): Promise<boolean>;
+  /** The stream's current version: -1 when it does not exist. */
+  version(stream: string): Promise<number>;
+  /** A page of the stream in version order. */
+  read(stream: string, options?: ReadOptions): Promise<RecordedEvent[]>;
+  append(stream: string, events: readonly unknown[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Removes the stream (its name can be used again from version 0) and its snapshots. The global log
+   * keeps the events, so positions stay gapless for projectors that already saw them.
+   */
+  deleteStream(stream: string, options?: { readonly expectedVersion?: ExpectedVersion }): Promise<AppendResult>;
+  saveSnapshot(stream: string, snapshot: Snapshot): Promise<void>;
+  /** The latest snapshot with this `schemaVersion`; snapshots of another schema are ignored. */
+  loadSnapshot(stream: string, options: { readonly schemaVersion: number }): Promise<Snapshot | undefined>;
+}
+
+/** The `type` recorded for an event: its string `type` field, else `"unknown"`. */
+export function eventTypeOf(event: unknown): string {
+  const type = typeof event === "object" && event !== null ? (event as { type?: unknown }).type : undefined;
+  return typeof type === "string" ? type : "unknown";
+}
+
+/** Whether `actual` satisfies `expected`. */
+export function satisfiesExpectedVersion(expected: ExpectedVersion, actual: number): boolean {
+  switch (expected) {
+    case "any":
+      return true;
+    case "no_stream":
+      return actual === -1;
+    case "stream_exists":
+      return actual >= 0;
+    default:
+      return expected === actual;
+  }
+}

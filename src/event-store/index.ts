@@ -1,0 +1,2 @@
+export * from "./event-store.ts";
+export { createMemoryEventStore } from "./memory-event-store.ts";

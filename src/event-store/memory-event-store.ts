@@ -1,0 +1,110 @@
+import { type Clock, systemClock } from "../clock.ts";
+import {
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  eventTypeOf,
+  type RecordedEvent,
+  type Snapshot,
+  satisfiesExpectedVersion,
+} from "./event-store.ts";
+
+const DEFAULT_LIMIT = 1_000;
+
+/**
+ * The in-memory event store: the reference implementation of the contract, for tests and for
+ * single-process apps. Events are deep-copied in and out (`structuredClone`), as a real store would.
+ *
+ * @example
+ * import { createMemoryEventStore } from "x3m-system";
+ * const store = createMemoryEventStore();
+ * await store.append("account-1", [{ type: "Opened" }], { expectedVersion: "no_stream" });
+ */
+export function createMemoryEventStore(options: { clock?: Clock } = {}): EventStore {
+  const clock = options.clock ?? systemClock;
+  const log: RecordedEvent[] = [];
+  const streams = new Map<string, RecordedEvent[]>();
+  const snapshots = new Map<string, Snapshot[]>();
+  const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
+
+  const versionOf = (stream: string) => (streams.get(stream)?.length ?? 0) - 1;
+  const conflict = (stream: string, expected: ExpectedVersion, actual: number): AppendResult => ({
+    ok: false,
+    error: { code: "wrong_expected_version", stream, expected, actual },
+  });
+
+  return {
+    async has(stream) {
+      return versionOf(stream) >= 0;
+    },
+    async version(stream) {
+      return versionOf(stream);
+    },
+    async read(stream, { from = 0, limit = DEFAULT_LIMIT } = {}) {
+      return structuredClone((streams.get(stream) ?? []).slice(Math.max(0, from), Math.max(0, from) + limit));
+    },
+    async readAll({ after = 0, limit = DEFAULT_LIMIT } = {}) {
+      // Positions are 1-based and gapless, so position p lives at log[p - 1].
+      return structuredClone(log.slice(Math.max(0, after), Math.max(0, after) + limit));
+    },
+    async lastPosition() {
+      return log.length;
+    },
+    async append(stream, events, { expectedVersion = "any", metadata = {} }: AppendOptions = {}) {
+      const actual = versionOf(stream);
+      if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+      const recordedAt = clock.now();
+      const copies = structuredClone([...events]);
+      const recorded = copies.map(
+        (data, i): RecordedEvent => ({
+          stream,
+          version: actual + 1 + i,
+          position: log.length + 1 + i,
+          type: eventTypeOf(data),
+          data,
+          metadata: { ...metadata },
+          recordedAt,
+        }),
+      );
+      const existing = streams.get(stream) ?? [];
+      streams.set(stream, existing);
+      existing.push(...recorded);
+      log.push(...recorded);
+      if (recorded.length > 0) {
+        const published = structuredClone(recorded);
+        for (const listener of listeners) listener(published);
+      }
+      return {
+        ok: true,
+        version: actual + recorded.length,
+        firstPosition: log.length - recorded.length + 1,
+        lastPosition: log.length,
+      };
+    },
+    async deleteStream(stream, { expectedVersion = "any" } = {}) {
+      const actual = versionOf(stream);
+      if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+      streams.delete(stream);
+      snapshots.delete(stream);
+      return { ok: true, version: -1, firstPosition: log.length, lastPosition: log.length };
+    },
+    async saveSnapshot(stream, snapshot) {
+      const list = snapshots.get(stream) ?? [];
+      snapshots.set(stream, list);
+      list.push(structuredClone(snapshot));
+    },
+    async loadSnapshot(stream, { schemaVersion }) {
+      const list = snapshots.get(stream) ?? [];
+      let best: Snapshot | undefined;
+      for (const snapshot of list) {
+        if (snapshot.schemaVersion === schemaVersion && (!best || snapshot.version > best.version)) best = snapshot;
+      }
+      return best && structuredClone(best);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

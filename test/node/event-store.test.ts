@@ -1,0 +1,68 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { createMemoryEventStore } from "../../src/event-store/index.ts";
+import { eventStoreContract } from "../../src/testing/index.ts";
+
+describe("event store contract: memory", () => {
+  for (const contractCase of eventStoreContract(() => createMemoryEventStore())) {
+    it(contractCase.name, () => contractCase.run());
+  }
+});
+
+describe("memory event store, property-based", () => {
+  it("random interleavings of appends from several writers: contiguous versions, nothing lost, conflicts reported", async () => {
+    const writer = fc.record({
+      stream: fc.constantFrom("a", "b", "c"),
+      events: fc.integer({ min: 0, max: 3 }),
+      expect: fc.oneof(
+        fc.constant<"read">("read"),
+        fc.constant<"any">("any"),
+        fc.constant<"no_stream">("no_stream"),
+        fc.integer({ min: -1, max: 6 }),
+      ),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(writer, { minLength: 1, maxLength: 5 }), { maxLength: 12 }),
+        async (rounds) => {
+          const store = createMemoryEventStore();
+          let accepted = 0;
+          for (const round of rounds) {
+            const expected = await Promise.all(
+              round.map(async (w) => (w.expect === "read" ? store.version(w.stream) : w.expect)),
+            );
+            const before = await Promise.all(round.map((w) => store.version(w.stream)));
+            const results = await Promise.all(
+              round.map((w, i) =>
+                store.append(
+                  w.stream,
+                  Array.from({ length: w.events }, () => ({ type: "E" })),
+                  {
+                    expectedVersion: expected[i] as number | "any" | "no_stream",
+                  },
+                ),
+              ),
+            );
+            results.forEach((result, i) => {
+              if (result.ok) accepted += round[i]?.events ?? 0;
+              else {
+                expect(result.error.code).toBe("wrong_expected_version");
+                expect(result.error.actual).toBeGreaterThanOrEqual(before[i] as number);
+              }
+            });
+          }
+          let stored = 0;
+          for (const stream of ["a", "b", "c"]) {
+            const events = await store.read(stream, { limit: 10_000 });
+            expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i));
+            stored += events.length;
+          }
+          expect(stored).toBe(accepted);
+          const log = await store.readAll({ limit: 10_000 });
+          expect(log.map((e) => e.position)).toEqual(log.map((_, i) => i + 1));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
