@@ -38,6 +38,12 @@ describe("README", () => {
     expect(await run("cluster", "reply.response")).toEqual({ status: "ok", payload: "Hello from b, Ada!" });
   });
 
+  it("the aggregate example runs and answers as its comments say", async () => {
+    const result = (await run("aggregate", "{ reply: reply.response, current }")) as { reply: unknown; current: unknown };
+    expect(result.reply).toEqual({ status: "ok", version: 1 });
+    expect(result.current).toEqual({ state: { owner: "Ada", balance: 10 }, version: 1 });
+  });
+
   it("lists every telemetry event the SDK emits", () => {
     const table = readme.slice(readme.indexOf("## Telemetry"));
     for (const name of TELEMETRY_EVENTS) expect(table).toContain(`| \`${name}\``);
