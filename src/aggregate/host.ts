@@ -20,7 +20,10 @@ interface Slot<TState> {
   tail: Promise<void>;
   pending: number;
   unloadRequested: boolean;
+  /** Unload-rule timers: they run their course whatever the aggregate does meanwhile. */
   readonly timers: Set<() => void>;
+  /** The passivation timer: reset by every command. */
+  cancelIdle: (() => void) | undefined;
 }
 
 interface SnapshotState<TState> {
@@ -102,6 +105,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       pending: 0,
       unloadRequested: false,
       timers: new Set(),
+      cancelIdle: undefined,
     };
     slots.set(id, slot);
     return slot;
@@ -110,6 +114,8 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   const clearTimers = (slot: Slot<TState>) => {
     for (const cancel of slot.timers) cancel();
     slot.timers.clear();
+    slot.cancelIdle?.();
+    slot.cancelIdle = undefined;
   };
 
   const remove = (slot: Slot<TState>) => {
@@ -131,14 +137,20 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     if (slot.pending > 0) return;
     if (!slot.loaded || slot.unloadRequested) return remove(slot);
     const idle = options.idleTimeoutMs;
-    if (idle !== undefined) after(slot, idle, () => slot.pending === 0 && remove(slot));
+    if (idle !== undefined) {
+      slot.cancelIdle = clock.setTimeout(() => {
+        slot.cancelIdle = undefined;
+        if (slot.pending === 0) remove(slot);
+      }, idle);
+    }
   };
 
   /** Runs `task` after every earlier task for the same id: one command at a time per aggregate. */
   const enqueue = <TResult>(id: string, task: (slot: Slot<TState>) => Promise<TResult>): Promise<TResult> => {
     const slot = slotFor(id);
     slot.pending++;
-    clearTimers(slot); // an active aggregate is not idle; unload rules re-arm after the command
+    slot.cancelIdle?.(); // an active aggregate is not idle
+    slot.cancelIdle = undefined;
     const run = slot.tail.then(() => task(slot));
     slot.tail = run.then(
       () => {},

@@ -367,6 +367,16 @@ describe("aggregate host: unloading and passivation (reference §5.10)", () => {
     expect(host.loadedIds()).toEqual([]);
   });
 
+  it("a later command does not cancel a pending unload rule", async () => {
+    const { send, host, clock } = setup({ unloadOn: { events: { Deposited: { inMs: 30 } } } });
+    await send("open", { id: "a1", owner: "ada" });
+    await send("deposit", { id: "a1", amount: 5 });
+    await clock.advance(10);
+    await send("withdraw", { id: "a1", amount: 1 });
+    await clock.advance(20);
+    expect(host.loadedIds()).toEqual([]);
+  });
+
   it("a state rule: unload now, in N ms, or skip; a throwing rule skips", async () => {
     const { send, host, clock } = setup({
       unloadOn: {
