@@ -12,9 +12,9 @@ import {
 import { VirtualClock } from "../../src/testing/index.ts";
 import { type Account, account } from "../fixtures/account.ts";
 
-function setup(options: Partial<AggregateHostOptions<Account>> = {}) {
+function setup(options: Partial<AggregateHostOptions<Account>> & { clock?: VirtualClock } = {}) {
   const store = options.store ?? createMemoryEventStore();
-  const clock = new VirtualClock();
+  const clock = options.clock ?? new VirtualClock();
   const host = createAggregateHost(account, { store, clock, ...options });
   const node = createNode({ clock, announceIntervalMs: 0 });
   node.register(
@@ -257,6 +257,33 @@ describe("aggregate host: concurrency", () => {
       actual: 1,
     });
     expect(((await deposit(one)) as Message).response).toEqual({ status: "ok", version: 2 });
+  });
+});
+
+describe("aggregate host: a caller that gives up (the original's commit-timeout test)", () => {
+  it("the caller times out, the events are persisted anyway, and the retry answers without a second deposit", async () => {
+    const store = createMemoryEventStore();
+    const clock = new VirtualClock();
+    const slow: EventStore = {
+      ...store,
+      append: async (stream, events, options) => {
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 200));
+        return store.append(stream, events, options);
+      },
+    };
+    const { node, host } = setup({ store: slow, clock });
+    const opening = node.dispatch(Message.new("open", { rawRequest: { id: "a1", owner: "ada" } }));
+    await clock.advance(200);
+    await opening;
+    const deposit = Message.new("deposit", { rawRequest: { id: "a1", amount: 10 } });
+    const first = node.dispatch(deposit, { timeoutMs: 50 });
+    await clock.advance(50);
+    expect((await first).response).toMatchObject({ status: "service_timeout", timeoutMs: 50 });
+    await clock.advance(150);
+    expect((await store.read("account-a1")).length).toBe(2);
+    host.unload("a1");
+    expect((await node.dispatch(deposit)).response).toEqual({ status: "ok", version: 1 });
+    expect((await host.getState("a1"))?.state.balance).toBe(10);
   });
 });
 
