@@ -9,6 +9,8 @@ export const SdkErrorCode = {
   DUPLICATE_SERVICE: "DUPLICATE_SERVICE",
   INVALID_NODE_ID: "INVALID_NODE_ID",
   NODE_CLOSED: "NODE_CLOSED",
+  INVALID_OPTIONS: "INVALID_OPTIONS",
+  INVALID_SCHEDULE: "INVALID_SCHEDULE",
 } as const;
 
 export type SdkErrorCode = (typeof SdkErrorCode)[keyof typeof SdkErrorCode];

@@ -29,6 +29,7 @@ export {
 } from "./message.ts";
 export { createNode, type DispatchOptions, type NodeOptions, type SystemNode } from "./node.ts";
 export { type NodeOrder, randomOrder } from "./node-order.ts";
+export * from "./projector/index.ts";
 export { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";
 export * from "./response.ts";
 export {
@@ -47,6 +48,7 @@ export {
   type ServiceMap,
   type Visibility,
 } from "./router.ts";
+export * from "./scheduler/index.ts";
 export type { StandardSchemaV1 } from "./standard-schema.ts";
 export {
   createTelemetry,

@@ -21,6 +21,11 @@ export const TELEMETRY_EVENTS = [
   "handler_failed",
   "handle_msg",
   "new_aggr_spawned",
+  "alarm_scheduled",
+  "alarm_dispatched",
+  "alarm_retry_scheduled",
+  "alarm_dead_lettered",
+  "alarm_store_failed",
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];

@@ -25,14 +25,17 @@ export function defineAggregate<TState, TEvent extends DomainEvent, TCommands ex
   definition: AggregateDefinition<TState, TEvent, TCommands>,
 ): AggregateDefinition<TState, TEvent, TCommands> {
   if (!isValidName(definition.name)) {
-    throw new SdkClientError(SdkErrorCode.INVALID_ROUTER, `"${String(definition.name)}" is not a valid aggregate name`);
+    throw new SdkClientError(
+      SdkErrorCode.INVALID_OPTIONS,
+      `"${String(definition.name)}" is not a valid aggregate name`,
+    );
   }
   for (const [name, command] of Object.entries(definition.commands)) {
     const valid =
       typeof command === "function" || (typeof command?.handle === "function" && command.validate !== undefined);
     if (!valid) {
       throw new SdkClientError(
-        SdkErrorCode.INVALID_ROUTER,
+        SdkErrorCode.INVALID_OPTIONS,
         `aggregate "${definition.name}": command "${name}" is not a handler`,
       );
     }
@@ -69,7 +72,7 @@ export async function runCommand(
 ): Promise<Message> {
   const definition = aggregate.commands[command];
   if (definition === undefined) {
-    throw new SdkClientError(SdkErrorCode.INVALID_ROUTER, `aggregate "${aggregate.name}" has no command "${command}"`);
+    throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, `aggregate "${aggregate.name}" has no command "${command}"`);
   }
   if (typeof definition === "function") return (await definition(message, state)) as Message;
   const { validate, handle } = definition;

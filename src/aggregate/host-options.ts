@@ -48,6 +48,13 @@ export interface AggregateHostOptions<TState> {
   readonly eventMetadata?: EventMetadata;
   /** Save a snapshot every `every` events; bump `schemaVersion` when the state's shape changes. */
   readonly snapshots?: { readonly every: number; readonly schemaVersion: number };
+  /**
+   * How many of the most recent message ids (with their responses) each aggregate remembers, in memory
+   * and in snapshots, to answer re-deliveries without re-running them. A command re-delivered after more
+   * newer commands than this on the same aggregate runs again. Bounded so that snapshots and memory do
+   * not grow with the aggregate's whole history. @default 1_000
+   */
+  readonly idempotencyWindow?: number;
   /** Unload an aggregate after this long without commands (passivation). */
   readonly idleTimeoutMs?: number;
   /** The original's unload rules, evaluated after each committed command. */

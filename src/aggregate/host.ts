@@ -83,11 +83,22 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   const telemetry = options.telemetry ?? createTelemetry();
   const streamName = options.streamName ?? ((id: string) => `${aggregate.name}-${id}`);
   const slots = new Map<string, Slot<TState>>();
+  const idempotencyWindow = options.idempotencyWindow ?? 1_000;
+
+  /** Remembers `messageId` → `response`, forgetting the oldest ids beyond the idempotency window. */
+  const remember = (processed: Map<string, Response>, messageId: string, response: Response) => {
+    processed.delete(messageId);
+    processed.set(messageId, response);
+    for (const oldest of processed.keys()) {
+      if (processed.size <= idempotencyWindow) break;
+      processed.delete(oldest);
+    }
+  };
 
   const assertCommand = (command: string) => {
     if (!(command in aggregate.commands)) {
       throw new SdkClientError(
-        SdkErrorCode.INVALID_ROUTER,
+        SdkErrorCode.INVALID_OPTIONS,
         `aggregate "${aggregate.name}" has no command "${command}"`,
       );
     }
@@ -166,7 +177,8 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
 
   const processedFrom = (event: RecordedEvent, processed: Map<string, Response>) => {
     const { messageId, response } = event.metadata as { messageId?: unknown; response?: Response };
-    if (typeof messageId === "string") processed.set(messageId, response ?? Response.ok(undefined, event.version));
+    if (typeof messageId === "string")
+      remember(processed, messageId, response ?? Response.ok(undefined, event.version));
   };
 
   const defaultLoad = async (id: string): Promise<LoadedAggregate<TState> | undefined> => {
@@ -180,7 +192,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         const saved = snapshot.state as SnapshotState<TState>;
         state = saved.state;
         version = snapshot.version;
-        for (const [messageId, response] of saved.processed) processed.set(messageId, response);
+        for (const [messageId, response] of saved.processed) remember(processed, messageId, response);
       }
     }
     for (;;) {
@@ -368,10 +380,11 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     const response = mapResponse(result.response, mapping, slot.id, saved.version);
     await hook("commit", () => aggregate.commit?.(result, current.state));
     const fromVersion = current.version;
+    remember(current.processed, message.id, response);
     slot.loaded = {
       state: foldEvents(aggregate, current.state, events),
       version: saved.version,
-      processed: current.processed.set(message.id, response),
+      processed: current.processed,
     };
     await hook("saveState", () => options.saveState?.(slot.id, slot.loaded as LoadedAggregate<TState>, result));
     await hook("snapshot", () => snapshotIfDue(slot, fromVersion));

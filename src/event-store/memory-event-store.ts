@@ -71,7 +71,7 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       streams.set(stream, existing);
       existing.push(...recorded);
       log.push(...recorded);
-      if (recorded.length > 0) {
+      if (recorded.length > 0 && listeners.size > 0) {
         const published = structuredClone(recorded);
         for (const listener of listeners) listener(published);
       }
@@ -90,17 +90,17 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       return { ok: true, version: -1, firstPosition: log.length, lastPosition: log.length };
     },
     async saveSnapshot(stream, snapshot) {
-      const list = snapshots.get(stream) ?? [];
-      snapshots.set(stream, list);
-      list.push(structuredClone(snapshot));
+      // Only the latest snapshot of each schema version is ever read, so only that one is kept.
+      const kept = (snapshots.get(stream) ?? []).filter(
+        (existing) => existing.schemaVersion !== snapshot.schemaVersion || existing.version > snapshot.version,
+      );
+      if (!kept.some((existing) => existing.schemaVersion === snapshot.schemaVersion))
+        kept.push(structuredClone(snapshot));
+      snapshots.set(stream, kept);
     },
     async loadSnapshot(stream, { schemaVersion }) {
-      const list = snapshots.get(stream) ?? [];
-      let best: Snapshot | undefined;
-      for (const snapshot of list) {
-        if (snapshot.schemaVersion === schemaVersion && (!best || snapshot.version > best.version)) best = snapshot;
-      }
-      return best && structuredClone(best);
+      const found = (snapshots.get(stream) ?? []).find((snapshot) => snapshot.schemaVersion === schemaVersion);
+      return found && structuredClone(found);
     },
     subscribe(listener) {
       listeners.add(listener);

@@ -1,4 +1,5 @@
 import type { EventStore, RecordedEvent } from "../event-store/event-store.ts";
+import { seededRandom } from "./seeded-random.ts";
 import type { ContractCase } from "./transport-contract.ts";
 
 function fail(message: string): never {
@@ -9,18 +10,6 @@ function equal(actual: unknown, expected: unknown, what: string): void {
   const a = JSON.stringify(actual);
   const e = JSON.stringify(expected);
   if (a !== e) fail(`${what}: expected ${e}, got ${a}`);
-}
-
-/** A small seeded PRNG (mulberry32) so "random" interleavings are the same on every run and adapter. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 async function readWholeStream(store: EventStore, stream: string, pageSize: number): Promise<RecordedEvent[]> {
@@ -181,7 +170,7 @@ export function eventStoreContract(makeStore: () => EventStore | Promise<EventSt
     {
       name: "random interleavings of writers keep versions contiguous, lose nothing and report every conflict",
       run: withStore(async (store) => {
-        const random = seeded(20_261_122);
+        const random = seededRandom(20_261_122);
         const streams = ["a", "b", "c"];
         let accepted = 0;
         for (let round = 0; round < 40; round++) {
@@ -266,8 +255,9 @@ export function eventStoreContract(makeStore: () => EventStore | Promise<EventSt
         await store.append("s", [event]);
         event.nested.list.push(3);
         const [read] = await store.read("s");
-        equal(read?.data, { type: "A", nested: { list: [1, 2] } }, "stored data");
-        (read?.data as { nested: { list: number[] } }).nested.list.push(4);
+        if (!read) fail("the event was not stored");
+        equal(read.data, { type: "A", nested: { list: [1, 2] } }, "stored data");
+        (read.data as { nested: { list: number[] } }).nested.list.push(4);
         equal((await store.read("s"))[0]?.data, { type: "A", nested: { list: [1, 2] } }, "re-read data");
       }),
     },

@@ -8,6 +8,10 @@ export {
   stateFromEvents,
   type When,
 } from "./aggregate-spec.ts";
+export { alarmStoreContract } from "./alarm-store-contract.ts";
+export { checkpointStoreContract } from "./checkpoint-store-contract.ts";
 export { eventStoreContract } from "./event-store-contract.ts";
+export { type ProjectorSpecOptions, projectorSpec, type SpecEvent } from "./projector-spec.ts";
+export { seededRandom } from "./seeded-random.ts";
 export { type ContractCase, type TransportFixture, transportContract } from "./transport-contract.ts";
 export { VirtualClock } from "./virtual-clock.ts";

@@ -1,5 +1,5 @@
 /**
- * Timing helpers for `run.ts`. Every case is warmed up, then the cases take turns for `ROUNDS` rounds
+ * Timing helpers for the benchmark suites. Every case is warmed up, then the cases take turns for `ROUNDS` rounds
  * (so a burst of load from elsewhere hits all of them alike), and the median round is kept.
  */
 
@@ -12,6 +12,8 @@ export interface Case {
    * call site only ever sees one callee (V8 optimizes a loop shared by every case less well).
    */
   readonly loop: (n: number) => unknown;
+  /** Runs untimed before every round (the warm-up included), e.g. to start each round on fresh streams. */
+  readonly setup?: () => unknown;
 }
 
 export interface Measurement {
@@ -27,6 +29,7 @@ export const ROUNDS = 7;
 
 /** Runs one round of `bench`; returns calls per second. */
 async function run(bench: Case): Promise<number> {
+  await bench.setup?.();
   const start = performance.now();
   await bench.loop(bench.iterations);
   return bench.iterations / ((performance.now() - start) / 1000);
@@ -54,19 +57,37 @@ export async function measureAll(cases: readonly Case[]): Promise<Measurement[]>
   });
 }
 
-const fmt = (value: number, digits: number) =>
+export const fmt = (value: number, digits: number) =>
   value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-/** A markdown table; "vs direct" is how many times slower than `baseline` (the first row by default). */
-export function table(results: readonly Measurement[], baseline = results[0]): string {
-  const header = ["case", "ops/sec (median)", "µs/call", "vs direct", "spread"];
-  const rows = results.map((r) => [
-    r.name,
-    fmt(r.opsPerSec, 0),
-    fmt(r.usPerCall, 3),
-    baseline ? `${fmt(baseline.opsPerSec / r.opsPerSec, 2)}×` : "-",
-    `±${fmt(r.spreadPct, 1)}%`,
-  ]);
+/** Each row's baseline: one row for all (the first by default), or chosen per row (`undefined` prints "-"). */
+export type Baseline = Measurement | undefined | ((row: Measurement, index: number) => Measurement | undefined);
+
+/**
+ * A markdown table; the ratio column (headed `ratioHeader`) is how many times slower than the row's
+ * baseline each row is, i.e. its µs/call divided by the baseline's.
+ */
+export function table(
+  results: readonly Measurement[],
+  baseline: Baseline = results[0],
+  ratioHeader = "vs direct",
+): string {
+  const header = ["case", "ops/sec (median)", "µs/call", ratioHeader, "spread"];
+  const rows = results.map((r, i) => {
+    const base = typeof baseline === "function" ? baseline(r, i) : baseline;
+    return [
+      r.name,
+      fmt(r.opsPerSec, 0),
+      fmt(r.usPerCall, 3),
+      base ? `${fmt(base.opsPerSec / r.opsPerSec, 2)}×` : "-",
+      `±${fmt(r.spreadPct, 1)}%`,
+    ];
+  });
+  return markdown(header, rows);
+}
+
+/** A markdown table: the first column left-aligned, the others right-aligned. */
+export function markdown(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const lines = [header, header.map((_, i) => (i === 0 ? "---" : "---:")), ...rows];
   return lines.map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }

@@ -12,7 +12,9 @@ import {
 import { VirtualClock } from "../../src/testing/index.ts";
 import { type Account, account } from "../fixtures/account.ts";
 
-function setup(options: Partial<AggregateHostOptions<Account>> & { clock?: VirtualClock } = {}) {
+type SetupOptions = Partial<Omit<AggregateHostOptions<Account>, "clock">> & { clock?: VirtualClock };
+
+function setup(options: SetupOptions = {}) {
   const store = options.store ?? createMemoryEventStore();
   const clock = options.clock ?? new VirtualClock();
   const host = createAggregateHost(account, { store, clock, ...options });
@@ -181,6 +183,22 @@ describe("aggregate host: idempotency", () => {
   });
 });
 
+describe("aggregate host: the idempotency window", () => {
+  it("remembers the most recent message ids only, in memory and in snapshots", async () => {
+    const store = createMemoryEventStore();
+    const { node, host } = setup({ store, idempotencyWindow: 2, snapshots: { every: 3, schemaVersion: 1 } });
+    const deposits = [1, 2, 3].map((amount) => Message.new("deposit", { rawRequest: { id: "a1", amount } }));
+    await node.dispatch(Message.new("open", { rawRequest: { id: "a1", owner: "ada" } }));
+    for (const deposit of deposits) await node.dispatch(deposit);
+    const snapshot = await store.loadSnapshot("account-a1", { schemaVersion: 1 });
+    expect((snapshot?.state as { processed: unknown[] } | undefined)?.processed).toHaveLength(2);
+    host.unload("a1");
+    expect((await node.dispatch(deposits[2] as Message)).response).toEqual({ status: "ok", version: 3 }); // still remembered
+    expect((await node.dispatch(deposits[0] as Message)).response).toEqual({ status: "ok", version: 4 }); // forgotten: runs again
+    expect((await host.getState("a1"))?.state.balance).toBe(7);
+  });
+});
+
 describe("aggregate host: dry run (reference §5.8)", () => {
   it("dry run true answers ok with the current version and persists nothing; verbose returns the would-be events", async () => {
     const { node, send, store } = setup();
@@ -317,7 +335,7 @@ describe("aggregate host: extension points (reference §5.9)", () => {
 
   it("a state-based (not event-sourced) aggregate: saveEvents persists nothing, saveState keeps a row, whenNotLoaded reads it", async () => {
     const rows = new Map<string, { state: Account; version: number }>();
-    const options: Partial<AggregateHostOptions<Account>> = {
+    const options: SetupOptions = {
       saveEvents: async ({ events, expectedVersion }) => ({ ok: true, version: expectedVersion + events.length }),
       saveState: (id, loaded) => void rows.set(id, { state: loaded.state, version: loaded.version }),
       whenNotLoaded: async ({ aggregateId }) => {

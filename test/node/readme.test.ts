@@ -39,9 +39,19 @@ describe("README", () => {
   });
 
   it("the aggregate example runs and answers as its comments say", async () => {
-    const result = (await run("aggregate", "{ reply: reply.response, current }")) as { reply: unknown; current: unknown };
+    const result = (await run("aggregate", "{ reply: reply.response, current }")) as {
+      reply: unknown;
+      current: unknown;
+    };
     expect(result.reply).toEqual({ status: "ok", version: 1 });
     expect(result.current).toEqual({ state: { owner: "Ada", balance: 10 }, version: 1 });
+  });
+
+  it("the projector example runs", async () => {
+    expect(await run("projector", "{ caughtUp, balance: balances.get('acc-1') }")).toEqual({
+      caughtUp: true,
+      balance: 5,
+    });
   });
 
   it("lists every telemetry event the SDK emits", () => {

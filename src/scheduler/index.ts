@@ -1,0 +1,13 @@
+/** The persistent scheduler: delayed and repeating dispatch, at least once, with retries and dead letters. */
+export type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
+export { createMemoryAlarmStore } from "./memory-alarm-store.ts";
+export {
+  createScheduler,
+  type DeliveryVerdict,
+  defaultServiceResponded,
+  type RetryPolicy,
+  type ScheduleOptions,
+  type Scheduler,
+  type SchedulerDispatcher,
+  type SchedulerOptions,
+} from "./scheduler.ts";
