@@ -1,13 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// These tests run inside workerd (the Workers runtime), not Node.
+// These tests run inside workerd (the Workers runtime), against the Worker in ./wrangler.toml.
 export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      miniflare: { compatibilityDate: "2026-11-01", compatibilityFlags: [] },
-    }),
-  ],
+  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
   test: {
     name: "workerd",
     include: ["**/*.test.ts"],

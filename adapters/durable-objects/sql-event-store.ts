@@ -1,0 +1,206 @@
+import {
+  type AppendOptions,
+  type AppendResult,
+  type Clock,
+  type EventStore,
+  type ExpectedVersion,
+  eventTypeOf,
+  type RecordedEvent,
+  type Snapshot,
+  satisfiesExpectedVersion,
+  systemClock,
+} from "../../src/index.ts";
+import { type DurableSqlStorage, firstRow, rows } from "./storage.ts";
+
+const DEFAULT_LIMIT = 1_000;
+
+// Positions are the events table's rowid (INTEGER PRIMARY KEY, never deleted): assigned inside the
+// object's transaction, so they are gapless and follow commit order (field notes H4). A deleted stream
+// gets a new epoch: its old events stay in the global log, its name starts again from version 0.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS x3m_streams (
+  stream TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  epoch INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS x3m_events (
+  position INTEGER PRIMARY KEY,
+  stream TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  UNIQUE (stream, epoch, version)
+);
+CREATE TABLE IF NOT EXISTS x3m_snapshots (
+  stream TEXT NOT NULL,
+  schema_version INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  PRIMARY KEY (stream, schema_version)
+);`;
+
+interface EventRow {
+  position: number;
+  stream: string;
+  version: number;
+  type: string;
+  data: string;
+  metadata: string;
+  recorded_at: number;
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    stream: row.stream,
+    version: row.version,
+    position: row.position,
+    type: row.type,
+    data: JSON.parse(row.data),
+    metadata: JSON.parse(row.metadata),
+    recordedAt: row.recorded_at,
+  };
+}
+
+/**
+ * An event store in a Durable Object's SQLite storage: the same contract as the memory store, with every
+ * append checked and written in one transaction, so nothing is acknowledged before it is durable.
+ *
+ * @example
+ * import { createSqlEventStore } from "x3m-system/durable-objects";
+ * const store = createSqlEventStore(ctx.storage, { clock });
+ */
+export function createSqlEventStore(storage: DurableSqlStorage, options: { clock?: Clock } = {}): EventStore {
+  const clock = options.clock ?? systemClock;
+  storage.sql.exec(SCHEMA);
+  const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
+
+  const streamRow = (stream: string) =>
+    firstRow<{ version: number; epoch: number }>(
+      storage,
+      "SELECT version, epoch FROM x3m_streams WHERE stream = ?",
+      stream,
+    );
+  const versionOf = (stream: string) => streamRow(stream)?.version ?? -1;
+  const conflict = (stream: string, expected: ExpectedVersion, actual: number): AppendResult => ({
+    ok: false,
+    error: { code: "wrong_expected_version", stream, expected, actual },
+  });
+  const lastPosition = () =>
+    firstRow<{ last: number | null }>(storage, "SELECT MAX(position) AS last FROM x3m_events")?.last ?? 0;
+
+  return {
+    async has(stream) {
+      return versionOf(stream) >= 0;
+    },
+    async version(stream) {
+      return versionOf(stream);
+    },
+    async read(stream, { from = 0, limit = DEFAULT_LIMIT } = {}) {
+      const current = streamRow(stream);
+      if (!current) return [];
+      return rows<EventRow>(
+        storage,
+        "SELECT * FROM x3m_events WHERE stream = ? AND epoch = ? AND version >= ? ORDER BY version LIMIT ?",
+        stream,
+        current.epoch,
+        Math.max(0, from),
+        limit,
+      ).map(toRecorded);
+    },
+    async readAll({ after = 0, limit = DEFAULT_LIMIT } = {}) {
+      return rows<EventRow>(
+        storage,
+        "SELECT * FROM x3m_events WHERE position > ? ORDER BY position LIMIT ?",
+        after,
+        limit,
+      ).map(toRecorded);
+    },
+    async lastPosition() {
+      return lastPosition();
+    },
+    async append(stream, events, { expectedVersion = "any", metadata = {} }: AppendOptions = {}) {
+      const recordedAt = clock.now();
+      const encoded = events.map((event) => ({ type: eventTypeOf(event), data: JSON.stringify(event) }));
+      const metadataText = JSON.stringify(metadata);
+      const result = storage.transactionSync((): AppendResult => {
+        const current = streamRow(stream);
+        const actual = current?.version ?? -1;
+        if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+        const before = lastPosition();
+        if (encoded.length === 0) return { ok: true, version: actual, firstPosition: before, lastPosition: before };
+        const epoch = current?.epoch ?? 0;
+        encoded.forEach((event, i) => {
+          storage.sql.exec(
+            "INSERT INTO x3m_events (stream, epoch, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            stream,
+            epoch,
+            actual + 1 + i,
+            event.type,
+            event.data,
+            metadataText,
+            recordedAt,
+          );
+        });
+        const version = actual + encoded.length;
+        storage.sql.exec(
+          "INSERT INTO x3m_streams (stream, version, epoch) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
+          stream,
+          version,
+          epoch,
+        );
+        return { ok: true, version, firstPosition: before + 1, lastPosition: before + encoded.length };
+      });
+      if (result.ok && encoded.length > 0 && listeners.size > 0) {
+        const published = rows<EventRow>(
+          storage,
+          "SELECT * FROM x3m_events WHERE position BETWEEN ? AND ? ORDER BY position",
+          result.firstPosition,
+          result.lastPosition,
+        ).map(toRecorded);
+        for (const listener of listeners) listener(published);
+      }
+      return result;
+    },
+    async deleteStream(stream, { expectedVersion = "any" } = {}) {
+      return storage.transactionSync((): AppendResult => {
+        const current = streamRow(stream);
+        const actual = current?.version ?? -1;
+        if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+        if (current) {
+          storage.sql.exec("UPDATE x3m_streams SET version = -1, epoch = epoch + 1 WHERE stream = ?", stream);
+          storage.sql.exec("DELETE FROM x3m_snapshots WHERE stream = ?", stream);
+        }
+        const position = lastPosition();
+        return { ok: true, version: -1, firstPosition: position, lastPosition: position };
+      });
+    },
+    async saveSnapshot(stream, snapshot: Snapshot) {
+      // Only the latest snapshot of each schema version is read, so it replaces any older one.
+      storage.sql.exec(
+        `INSERT INTO x3m_snapshots (stream, schema_version, version, state) VALUES (?, ?, ?, ?)
+         ON CONFLICT (stream, schema_version) DO UPDATE SET version = excluded.version, state = excluded.state
+         WHERE excluded.version > x3m_snapshots.version`,
+        stream,
+        snapshot.schemaVersion,
+        snapshot.version,
+        JSON.stringify(snapshot.state),
+      );
+    },
+    async loadSnapshot(stream, { schemaVersion }) {
+      const row = firstRow<{ version: number; state: string }>(
+        storage,
+        "SELECT version, state FROM x3m_snapshots WHERE stream = ? AND schema_version = ?",
+        stream,
+        schemaVersion,
+      );
+      return row && { version: row.version, schemaVersion, state: JSON.parse(row.state) };
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
