@@ -1,0 +1,89 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+  type AggregateHost,
+  type AggregateHostOptions,
+  type AnyAggregate,
+  createAggregateHost,
+  Message,
+  type MessageData,
+  type ServiceHandler,
+  type StateOf,
+} from "../../src/index.ts";
+import { createSqlEventStore } from "./sql-event-store.ts";
+
+/** Which host service runs a forwarded command, and how the id is read (as in `host.on/onNew/onMaybeNew`). */
+export interface AggregateCall {
+  readonly flow: "on" | "onNew" | "onMaybeNew";
+  readonly command: string;
+  /** The message as sent (`Message.toJSON()`): objects take plain data over RPC. */
+  readonly envelope: MessageData;
+  readonly idField?: string;
+  readonly generateIdIfMissing?: boolean;
+}
+
+/** The RPC surface of an aggregate object: what the Worker's forwarding services call. */
+export interface AggregateObjectRpc {
+  execute(call: AggregateCall): Promise<MessageData>;
+  state(aggregateId: string): Promise<{ state: unknown; version: number } | undefined>;
+}
+
+export type AggregateObjectOptions<TState> = Omit<AggregateHostOptions<TState>, "store">;
+
+/** The class `defineAggregateObject` returns: a Durable Object with the aggregate RPC methods. */
+export type AggregateObjectClass = new (
+  ctx: DurableObjectState,
+  env: Cloudflare.Env,
+) => DurableObject & AggregateObjectRpc;
+
+/**
+ * Makes the Durable Object class that hosts an aggregate: one object per aggregate id, its events in the
+ * object's SQLite storage. The object runs the core's aggregate host, so flows, responses, idempotency and
+ * dry runs are those of the memory host; the object's input/output gates make nothing answer before the
+ * append is durable. Export the class from your Worker and bind it in wrangler.toml (`new_sqlite_classes`).
+ *
+ * @example
+ * import { defineAggregateObject } from "x3m-system/durable-objects";
+ * export const AccountObject = defineAggregateObject(account, { snapshots: { every: 100, schemaVersion: 1 } });
+ */
+export function defineAggregateObject<TAggregate extends AnyAggregate>(
+  aggregate: TAggregate,
+  options: AggregateObjectOptions<StateOf<TAggregate>> = {},
+): AggregateObjectClass {
+  return class AggregateObject extends DurableObject implements AggregateObjectRpc {
+    readonly #host: AggregateHost<TAggregate>;
+    readonly #services = new Map<string, ServiceHandler>();
+
+    constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+      super(ctx, env);
+      this.#host = createAggregateHost(aggregate, { ...options, store: createSqlEventStore(ctx.storage, options) });
+    }
+
+    /** Runs one command; answers the resolved message as plain data. */
+    async execute(call: AggregateCall): Promise<MessageData> {
+      const reply = await this.#service(call)(Message.parse(call.envelope));
+      return (reply as Message).toJSON();
+    }
+
+    /** The aggregate's current state and version, or `undefined` when it does not exist. */
+    async state(aggregateId: string) {
+      return this.#host.getState(aggregateId);
+    }
+
+    #service(call: AggregateCall): ServiceHandler {
+      const key = `${call.flow}:${call.command}:${call.idField ?? "id"}:${call.generateIdIfMissing === true}`;
+      let service = this.#services.get(key);
+      if (!service) {
+        const command = call.command as Parameters<AggregateHost<TAggregate>["on"]>[0];
+        const idField = call.idField ?? "id";
+        service =
+          call.flow === "onNew"
+            ? this.#host.onNew(command, { idField })
+            : call.flow === "on"
+              ? this.#host.on(command, { idField })
+              : this.#host.onMaybeNew(command, { idField, generateIdIfMissing: call.generateIdIfMissing === true });
+        this.#services.set(key, service);
+      }
+      return service;
+    }
+  };
+}

@@ -1,0 +1,53 @@
+import { type AnyAggregate, type CommandNameOf, Message, type ServiceHandler } from "../../src/index.ts";
+import type { AggregateCall, AggregateObjectRpc } from "./aggregate-object.ts";
+
+/** The part of a Durable Object namespace binding these services use. */
+export interface AggregateNamespace {
+  idFromName(name: string): unknown;
+  get(id: never): AggregateObjectRpc;
+}
+
+export interface ForwardOptions {
+  /** The `rawRequest` field holding the aggregate id. @default "id" */
+  readonly idField?: string;
+}
+
+/**
+ * Router services that forward an aggregate's commands to its Durable Object (the original's
+ * `choose_node` forwarding): the Worker prepares the id, and the object named by it runs the command.
+ * Same API as the memory host's `onNew` / `on` / `onMaybeNew`.
+ *
+ * @example
+ * import { aggregateServices } from "x3m-system/durable-objects";
+ * const accounts = aggregateServices(env.ACCOUNTS, account);
+ * const router = defineRouter({ name: "accounts", services: { open: accounts.onNew("open"), deposit: accounts.on("deposit") }, authorize });
+ */
+export function aggregateServices<TAggregate extends AnyAggregate>(
+  namespace: AggregateNamespace,
+  _aggregate: TAggregate,
+) {
+  const forward =
+    (flow: AggregateCall["flow"], command: string, idField: string, generateIdIfMissing: boolean): ServiceHandler =>
+    async (message) => {
+      const prepared = message.prepareAggregateId(idField, { generateIfMissing: generateIdIfMissing });
+      if (prepared.halted) return prepared;
+      const stub = namespace.get(namespace.idFromName(prepared.aggregateMeta.id as string) as never);
+      const reply = await stub.execute({ flow, command, envelope: prepared.toJSON(), idField, generateIdIfMissing });
+      return Message.parse(reply);
+    };
+  return {
+    /** Creates the aggregate (the id is generated when missing). */
+    onNew: (command: CommandNameOf<TAggregate>, { idField = "id" }: ForwardOptions = {}) =>
+      forward("onNew", command, idField, true),
+    /** Acts on an existing aggregate: `not_found` otherwise. */
+    on: (command: CommandNameOf<TAggregate>, { idField = "id" }: ForwardOptions = {}) =>
+      forward("on", command, idField, false),
+    /** Acts on the aggregate, creating it when it does not exist yet. */
+    onMaybeNew: (
+      command: CommandNameOf<TAggregate>,
+      { idField = "id", generateIdIfMissing = false }: ForwardOptions & { readonly generateIdIfMissing?: boolean } = {},
+    ) => forward("onMaybeNew", command, idField, generateIdIfMissing),
+    /** The aggregate's state and version, read from its object. */
+    state: (aggregateId: string) => namespace.get(namespace.idFromName(aggregateId) as never).state(aggregateId),
+  };
+}
