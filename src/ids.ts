@@ -40,11 +40,6 @@ export function newMessageId(): string {
   return uuidv7({ random, msecs: lastMs, seq: sequence });
 }
 
-/** Aggregate ids generated for a missing id field (the original uses UUID v4 here too). */
-export function newAggregateId(): string {
-  return crypto.randomUUID();
-}
-
 /** Ids of nodes, services and routers: short, URL-safe, and never a prototype key. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.:@/-]{1,200}$/;
 

@@ -11,7 +11,7 @@ export {
   type Frame,
   PROTOCOL_VERSION,
 } from "./frames.ts";
-export { newAggregateId, newMessageId } from "./ids.ts";
+export { newMessageId } from "./ids.ts";
 export {
   currentLogContext,
   type LogContext,

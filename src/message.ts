@@ -1,6 +1,6 @@
 import { systemClock } from "./clock.ts";
 import { type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
-import { FORBIDDEN_KEYS, isValidName, newAggregateId, newMessageId } from "./ids.ts";
+import { FORBIDDEN_KEYS, isValidName, newMessageId } from "./ids.ts";
 import { currentLogContext, type LogContext } from "./log-context.ts";
 import { Response } from "./response.ts";
 import { assertNoForbiddenKeys } from "./safe-json.ts";
@@ -257,7 +257,8 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
 
   /**
    * Reads the aggregate id from `rawRequest[idField]` into `aggregateMeta.id`. When it is missing the
-   * message is halted with `missing_id`, unless `generateIfMissing` (then a new UUID is written to both).
+   * message is halted with `missing_id`, unless `generateIfMissing`: then the message's own id (unique, and
+   * the same on every re-delivery) becomes the aggregate id, written to both.
    */
   prepareAggregateId(idField = "id", options: { generateIfMissing?: boolean } = {}): Message<TRequest> {
     assertKey(idField);
@@ -266,7 +267,8 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
       return this.with({ aggregateMeta: { ...this.aggregateMeta, id: String(value) } });
     }
     if (!options.generateIfMissing) return this.return(Response.missingId(idField));
-    const id = newAggregateId();
+    // Derived from the message id, not random: a re-delivered creation names the same aggregate.
+    const id = this.id;
     return this.with({
       rawRequest: { ...this.rawRequest, [idField]: id },
       aggregateMeta: { ...this.aggregateMeta, id },

@@ -146,6 +146,11 @@ class Node implements SystemNode {
       peerLeft: (peer) => this.peerLeft(connection, peer, "node_left"),
     };
     await transport.open(link);
+    if (this.closed) {
+      // close() ran while the transport was opening: leave nothing connected behind.
+      await transport.close();
+      throw new SdkClientError(SdkErrorCode.NODE_CLOSED, `node "${this.id}" is closed`);
+    }
     this.connections.push(connection);
     // A node alone holds no timer: the periodic re-announcement starts with the first transport.
     if (!this.cancelAnnounceTimer && this.announceIntervalMs > 0) this.scheduleAnnounce(this.announceIntervalMs);
@@ -370,6 +375,17 @@ class Node implements SystemNode {
     const frame = decoded.value;
     if (frame.from === this.id || frame.from === LOCAL || (sender !== undefined && frame.from !== sender)) {
       this.rejectFrame(connection, text, SdkErrorCode.INVALID_FRAME, `frame claims to come from "${frame.from}"`);
+      return;
+    }
+    const known = this.peerConnections.get(frame.from);
+    if (known && known !== connection) {
+      // A node id is reached through one connection; the same id on another one is not that node.
+      this.rejectFrame(
+        connection,
+        text,
+        SdkErrorCode.INVALID_FRAME,
+        `"${frame.from}" is connected through another transport`,
+      );
       return;
     }
     switch (frame.kind) {

@@ -160,7 +160,13 @@ export function createSqlEventStore(storage: DurableSqlStorage, options: { clock
           result.firstPosition,
           result.lastPosition,
         ).map(toRecorded);
-        for (const listener of listeners) listener(published);
+        for (const listener of listeners) {
+          try {
+            listener(published);
+          } catch {
+            // A subscriber is only a hint (see EventSource.subscribe): its failure never fails the append.
+          }
+        }
       }
       return result;
     },

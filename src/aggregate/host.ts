@@ -83,6 +83,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   const telemetry = options.telemetry ?? createTelemetry();
   const streamName = options.streamName ?? ((id: string) => `${aggregate.name}-${id}`);
   const slots = new Map<string, Slot<TState>>();
+  let closed = false;
   const idempotencyWindow = options.idempotencyWindow ?? 1_000;
 
   /** Remembers `messageId` → `response`, forgetting the oldest ids beyond the idempotency window. */
@@ -136,6 +137,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   };
 
   const after = (slot: Slot<TState>, ms: number, action: () => void) => {
+    if (closed) return;
     const cancel = clock.setTimeout(() => {
       slot.timers.delete(cancel);
       action();
@@ -148,6 +150,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     if (slot.pending > 0) return;
     if (!slot.loaded || slot.unloadRequested) return remove(slot);
     const idle = options.idleTimeoutMs;
+    if (closed) return remove(slot); // a closed host keeps nothing and arms no timer
     if (idle !== undefined) {
       slot.cancelIdle = clock.setTimeout(() => {
         slot.cancelIdle = undefined;
@@ -285,6 +288,8 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     flow: "on" | "onNew" | "onMaybeNew",
   ) => {
     if (flow === "onNew") {
+      const previous = slot.loaded?.processed.get(message.id);
+      if (previous) return message.return(previous); // a re-delivered creation, not a second one
       if (slot.loaded && slot.loaded.version >= 0) return message.return(Response.alreadyExists());
       if (!slot.loaded) spawn(slot);
     } else {
@@ -306,7 +311,13 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     const previous = current.processed.get(message.id);
     if (previous) return message.return(previous); // re-delivered: not re-run, same answer as the first time
 
-    const before = message.with({ aggregateMeta: { ...message.aggregateMeta, version: current.version } });
+    // The command starts clean: events (or a request) that arrived with the message are never persisted.
+    const before = message.with({
+      events: [],
+      request: undefined,
+      valid: true,
+      aggregateMeta: { ...message.aggregateMeta, version: current.version },
+    });
     telemetry.emit("handle_msg", {}, { aggregate: aggregate.name, command, message: before });
     let result: Message;
     try {
@@ -430,7 +441,11 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     unload,
     loadedIds: () => [...slots.values()].filter((slot) => slot.loaded !== undefined).map((slot) => slot.id),
     close() {
-      for (const slot of slots.values()) clearTimers(slot);
+      closed = true;
+      for (const slot of [...slots.values()]) {
+        clearTimers(slot);
+        if (slot.pending === 0) remove(slot);
+      }
     },
   };
 }

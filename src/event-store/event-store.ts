@@ -64,14 +64,14 @@ export interface AppendOptions {
 export interface ReadOptions {
   /** First version to return. @default 0 */
   readonly from?: number;
-  /** At most this many events. @default 1_000 */
+  /** This many events, or fewer only at the end of the stream (a short page means "no more"). @default 1_000 */
   readonly limit?: number;
 }
 
 export interface ReadAllOptions {
   /** Return events with a position greater than this. @default 0 */
   readonly after?: number;
-  /** At most this many events. @default 1_000 */
+  /** This many events, or fewer only at the end of the log (a short page means "no more"). @default 1_000 */
   readonly limit?: number;
 }
 

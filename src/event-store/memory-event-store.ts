@@ -55,7 +55,8 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       const actual = versionOf(stream);
       if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
       const recordedAt = clock.now();
-      const copies = structuredClone([...events]);
+      // Events and metadata are copied before anything is written: what cannot be cloned fails the append cleanly.
+      const [copies, metadataCopy] = structuredClone([[...events], metadata] as const);
       const recorded = copies.map(
         (data, i): RecordedEvent => ({
           stream,
@@ -63,7 +64,7 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
           position: log.length + 1 + i,
           type: eventTypeOf(data),
           data,
-          metadata: { ...metadata },
+          metadata: { ...metadataCopy },
           recordedAt,
         }),
       );
@@ -73,7 +74,13 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       log.push(...recorded);
       if (recorded.length > 0 && listeners.size > 0) {
         const published = structuredClone(recorded);
-        for (const listener of listeners) listener(published);
+        for (const listener of listeners) {
+          try {
+            listener(published);
+          } catch {
+            // A subscriber is only a hint (see EventSource.subscribe): its failure never fails the append.
+          }
+        }
       }
       return {
         ok: true,

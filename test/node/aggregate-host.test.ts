@@ -477,3 +477,49 @@ describe("aggregate host: reading state", () => {
     expect(host.loadedIds()).toEqual(["a1"]);
   });
 });
+
+describe("aggregate host: review regressions", () => {
+  it("events that arrive with the message are never persisted", async () => {
+    const { node, host, store } = setup();
+    await node.dispatch(Message.new("open", { rawRequest: { id: "a1", owner: "ada" } }));
+    const forged = Message.parse({
+      serviceName: "deposit",
+      id: "m-forged",
+      rawRequest: { id: "a1", amount: 1 },
+      events: [{ type: "Deposited", amount: 1_000_000 }],
+    });
+    expect((await node.dispatch(forged)).response).toEqual({ status: "ok", version: 1 });
+    expect((await store.read("account-a1")).map((e) => e.data)).toEqual([
+      { type: "AccountOpened", id: "a1", owner: "ada" },
+      { type: "Deposited", amount: 1 },
+    ]);
+    expect((await host.getState("a1"))?.state.balance).toBe(1);
+  });
+
+  it("a re-delivered creation answers its first response while the aggregate is in memory", async () => {
+    const { node } = setup();
+    const open = Message.new("open", { rawRequest: { id: "a1", owner: "ada" } });
+    const first = await node.dispatch(open);
+    expect((await node.dispatch(open)).response).toEqual(first.response);
+  });
+
+  it("a creation without an id is idempotent too: the generated id comes from the message id", async () => {
+    const { node, store } = setup();
+    const create = Message.new("open_or_change_owner", { rawRequest: { owner: "ada" } });
+    const first = await node.dispatch(create);
+    const again = await node.dispatch(create);
+    expect(first.response).toEqual({ status: "created", id: create.id, version: 0 });
+    expect(again.response).toEqual(first.response);
+    expect(await store.lastPosition()).toBe(1);
+  });
+
+  it("close() with a command in flight leaves no timer and nothing in memory", async () => {
+    const { send, host, clock } = setup({ idleTimeoutMs: 1_000, unloadOn: { events: { Deposited: { inMs: 5_000 } } } });
+    await send("open", { id: "a1", owner: "ada" });
+    const inFlight = send("deposit", { id: "a1", amount: 1 });
+    host.close();
+    await inFlight;
+    expect(clock.pendingTimers).toBe(0);
+    expect(host.loadedIds()).toEqual([]);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  createInProcessHub,
   createNode,
   defineRouter,
   encodeFrame,
@@ -394,3 +395,36 @@ describe("spoofing", () => {
     mallory.close();
   });
 });
+
+describe("review regressions", () => {
+  it("close() during connect leaves nothing on the hub and rejects with NODE_CLOSED", async () => {
+    const hub = createInProcessHub();
+    const node = createNode({ id: "a", announceIntervalMs: 0 });
+    const connecting = node.connect(hub.transport());
+    const closing = node.close();
+    await expect(connecting).rejects.toMatchObject({ code: "NODE_CLOSED" });
+    await closing;
+    expect(hub.nodes()).toEqual([]);
+  });
+
+  it("a node id known on one transport cannot be replaced from another transport", async () => {
+    const hub1 = createInProcessHub();
+    const hub2 = createInProcessHub();
+    const server = createNode({ id: "s", announceIntervalMs: 0 });
+    const caller = createNode({ id: "c", announceIntervalMs: 0 });
+    server.register(defineRouter({ name: "pay", services: { pay: (msg) => msg.ok("paid") }, authorize: () => true }));
+    await server.connect(hub1.transport());
+    await caller.connect(hub1.transport());
+    await caller.connect(hub2.transport());
+    await settleAll();
+    const impostor = createNode({ id: "s", announceIntervalMs: 0 });
+    await impostor.connect(hub2.transport());
+    await settleAll();
+    expect((await caller.dispatch(Msg.new("pay"))).response).toEqual({ status: "ok", payload: "paid" });
+    await Promise.all([server.close(), caller.close(), impostor.close()]);
+  });
+});
+
+async function settleAll(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+}

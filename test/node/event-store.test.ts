@@ -66,3 +66,26 @@ describe("memory event store, property-based", () => {
     );
   });
 });
+
+describe("memory event store: review regressions", () => {
+  it("a throwing subscriber does not fail an append that succeeded, nor starve other subscribers", async () => {
+    const store = createMemoryEventStore();
+    const heard: number[] = [];
+    store.subscribe?.(() => {
+      throw new Error("listener bug");
+    });
+    store.subscribe?.((events) => heard.push(...events.map((e) => e.position)));
+    expect((await store.append("s", [{ type: "A" }])).ok).toBe(true);
+    expect(heard).toEqual([1]);
+  });
+
+  it("metadata is copied with the events: an uncloneable value fails the append cleanly, later changes do not leak in", async () => {
+    const store = createMemoryEventStore();
+    await expect(store.append("s", [{ type: "A" }], { metadata: { format: () => "x" } })).rejects.toThrow();
+    expect(await store.readAll()).toEqual([]);
+    const metadata = { nested: { tag: "one" } };
+    await store.append("s", [{ type: "A" }], { metadata });
+    metadata.nested.tag = "changed";
+    expect((await store.read("s"))[0]?.metadata).toEqual({ nested: { tag: "one" } });
+  });
+});
