@@ -104,6 +104,11 @@ export interface Scheduler {
   replayDeadLetter(id: string): Promise<boolean>;
   /** Alarms armed in memory right now (the window), not all stored ones. */
   readonly inMemoryCount: number;
+  /**
+   * Resolves when no delivery is under way (including deliveries that finish by starting others). A host
+   * whose work must end with its handler awaits it, e.g. a Durable Object's `alarm()`.
+   */
+  settled(): Promise<void>;
 }
 
 const DEFAULT_INTERVAL_MS = 21_600_000;
@@ -189,6 +194,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const armed = new Map<string, () => void>();
   /** Deliveries under way; `superseded` once the id is rescheduled or cancelled meanwhile. */
   const inFlight = new Map<string, { superseded: boolean }>();
+  const deliveries = new Set<Promise<void>>();
   /** One queue per id, so one alarm's store writes never interleave (a delivery settling vs a reschedule). */
   const queues = new Map<string, Promise<unknown>>();
   /** Ids changed while a load's query runs: its answer may predate the change. */
@@ -233,7 +239,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const cancel = clock.setTimeout(
       () => {
         armed.delete(alarm.id);
-        void deliver(alarm, delayMs < 0);
+        const delivery = deliver(alarm, delayMs < 0);
+        deliveries.add(delivery);
+        void delivery.finally(() => deliveries.delete(delivery));
       },
       Math.max(0, delayMs),
     );
@@ -438,6 +446,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     get inMemoryCount() {
       return armed.size;
+    },
+    async settled() {
+      while (deliveries.size > 0) await Promise.allSettled([...deliveries]);
     },
   };
 }

@@ -580,3 +580,41 @@ describe("scheduler telemetry", () => {
     ]);
   });
 });
+
+describe("scheduler.settled()", () => {
+  it("resolves only when the deliveries under way have finished", async () => {
+    const clock = new VirtualClock();
+    const node = createNode({ clock, announceIntervalMs: 0 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    node.register(
+      defineRouter({
+        name: "slow",
+        services: {
+          slow: async (msg) => {
+            await gate;
+            return msg.ok();
+          },
+        },
+        authorize: () => true,
+      }),
+    );
+    const store = createMemoryAlarmStore();
+    const scheduler = createScheduler({ dispatcher: node, store, clock });
+    await scheduler.start();
+    await scheduler.schedule(Message.new("slow"), { inMs: 0 });
+    await clock.advance(0);
+    let settled = false;
+    const waiting = scheduler.settled().then(() => {
+      settled = true;
+    });
+    await clock.advance(0);
+    expect(settled).toBe(false);
+    release();
+    await waiting;
+    expect(await store.count()).toBe(0);
+    scheduler.stop();
+  });
+});

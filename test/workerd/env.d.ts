@@ -5,5 +5,8 @@ declare namespace Cloudflare {
     ACCOUNTS: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
     >;
+    SCHEDULER: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
+    >;
   }
 }

@@ -1,0 +1,77 @@
+// The alarm clock's own rules, on a recording storage: one alarm for every lane, armed to the earliest timer.
+import { describe, expect, it } from "vitest";
+import { createAlarmClock, type DurableAlarmStorage } from "../../adapters/durable-objects/index.ts";
+
+function recordingStorage() {
+  const calls: string[] = [];
+  let alarm: number | null = null;
+  const storage: DurableAlarmStorage = {
+    setAlarm: async (at) => {
+      alarm = at;
+      calls.push(`set ${at}`);
+    },
+    getAlarm: async () => alarm,
+    deleteAlarm: async () => {
+      alarm = null;
+      calls.push("delete");
+    },
+  };
+  return { storage, calls, setStored: (at: number | null) => (alarm = at) };
+}
+
+describe("alarm clock", () => {
+  it("arms the one alarm to the earliest timer of all lanes and re-arms as they change", () => {
+    let now = 1_000;
+    const { storage, calls } = recordingStorage();
+    const clock = createAlarmClock(storage, { now: () => now });
+    const cancelLate = clock.lane("scheduler").setTimeout(() => {}, 500);
+    clock.lane("idle").setTimeout(() => {}, 200);
+    expect(calls).toEqual(["set 1500", "set 1200"]);
+    expect(clock.lanes()).toEqual({ scheduler: 1500, idle: 1200 });
+    cancelLate();
+    expect(calls).toEqual(["set 1500", "set 1200"]); // the earliest did not change
+    now = 1_200;
+    clock.fire();
+    expect(calls).toEqual(["set 1500", "set 1200"]); // the spent alarm needs no delete
+    expect(clock.lanes()).toEqual({});
+    const cancel = clock.setTimeout(() => {}, 50);
+    cancel();
+    expect(calls.slice(-2)).toEqual(["set 1250", "delete"]); // a cancelled last timer clears the alarm
+  });
+
+  it("fires due timers in time order, keeps the others, and never arms before now + 1", () => {
+    let now = 0;
+    const { storage, calls } = recordingStorage();
+    const clock = createAlarmClock(storage, { now: () => now });
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push("b"), 20);
+    clock.setTimeout(() => fired.push("a"), 10);
+    clock.setTimeout(() => fired.push("later"), 100);
+    clock.setTimeout(() => {
+      throw new Error("a broken lane");
+    }, 15);
+    now = 50;
+    clock.fire();
+    expect(fired).toEqual(["a", "b"]);
+    clock.setTimeout(() => fired.push("now"), 0); // from inside alarm(): setAlarm(now) would be dropped by workerd
+    expect(calls.at(-1)).toBe("set 51");
+    now = 51;
+    clock.fire();
+    expect(fired).toEqual(["a", "b", "now"]);
+    expect(calls.at(-1)).toBe("set 100");
+  });
+
+  it("the watchdog re-arms an alarm that storage lost or left in the past", async () => {
+    let now = 0;
+    const { storage, calls, setStored } = recordingStorage();
+    const clock = createAlarmClock(storage, { now: () => now });
+    clock.setTimeout(() => {}, 10_000);
+    setStored(null);
+    await clock.watchdog();
+    expect(calls).toEqual(["set 10000", "set 10000"]);
+    now = 20_000;
+    setStored(5_000);
+    await clock.watchdog();
+    expect(calls.at(-1)).toBe("set 20001");
+  });
+});
