@@ -49,10 +49,16 @@ export function createAlarmClock(storage: DurableAlarmStorage, options: { now?: 
   // What storage's alarm is set to: a time, null for none, undefined when not known (a failed write).
   let armedAt: number | null | undefined;
 
+  // The earliest due time, cached: adding a timer compares with it, and only cancelling or firing the
+  // earliest timer rescans (scheduling n timers was O(n²) without it).
+  let cachedEarliest: number | null | undefined;
   const earliest = (): number | null => {
-    let at: number | null = null;
-    for (const timer of timers.values()) if (at === null || timer.at < at) at = timer.at;
-    return at;
+    if (cachedEarliest === undefined) {
+      cachedEarliest = null;
+      for (const timer of timers.values())
+        if (cachedEarliest === null || timer.at < cachedEarliest) cachedEarliest = timer.at;
+    }
+    return cachedEarliest;
   };
 
   const arm = () => {
@@ -69,9 +75,13 @@ export function createAlarmClock(storage: DurableAlarmStorage, options: { now?: 
   const schedule = (lane: string, callback: () => void, delayMs: number) => {
     const timer: Timer = { id: nextId++, lane, at: now() + Math.max(0, delayMs), callback };
     timers.set(timer.id, timer);
+    if (cachedEarliest !== undefined && (cachedEarliest === null || timer.at < cachedEarliest))
+      cachedEarliest = timer.at;
     arm();
     return () => {
-      if (timers.delete(timer.id)) arm();
+      if (!timers.delete(timer.id)) return;
+      if (timer.at === cachedEarliest) cachedEarliest = undefined;
+      arm();
     };
   };
 
@@ -83,6 +93,7 @@ export function createAlarmClock(storage: DurableAlarmStorage, options: { now?: 
       armedAt = null; // the alarm that called us is spent: the platform cleared it
       const time = now();
       const due = [...timers.values()].filter((timer) => timer.at <= time).sort((a, b) => a.at - b.at || a.id - b.id);
+      if (due.length > 0) cachedEarliest = undefined;
       for (const timer of due) {
         timers.delete(timer.id);
         try {

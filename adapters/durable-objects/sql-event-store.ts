@@ -66,7 +66,8 @@ function toRecorded(row: EventRow): RecordedEvent {
 
 /**
  * An event store in a Durable Object's SQLite storage: the same contract as the memory store, with every
- * append checked and written in one transaction, so nothing is acknowledged before it is durable.
+ * append checked and written in one transaction, so nothing is acknowledged before it is durable. Create one
+ * store per object: it caches its streams' versions, as the object is its storage's only writer.
  *
  * @example
  * import { createSqlEventStore } from "x3m-system/durable-objects";
@@ -77,12 +78,20 @@ export function createSqlEventStore(storage: DurableSqlStorage, options: { clock
   storage.sql.exec(SCHEMA);
   const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
 
-  const streamRow = (stream: string) =>
-    firstRow<{ version: number; epoch: number }>(
-      storage,
-      "SELECT version, epoch FROM x3m_streams WHERE stream = ?",
-      stream,
-    );
+  // The object is its storage's only writer, so each stream's row is cached after the first read and
+  // updated only once a transaction has committed: an append then runs its inserts and one upsert.
+  const streams = new Map<string, { version: number; epoch: number } | undefined>();
+  const streamRow = (stream: string) => {
+    if (!streams.has(stream)) {
+      const row = firstRow<{ version: number; epoch: number }>(
+        storage,
+        "SELECT version, epoch FROM x3m_streams WHERE stream = ?",
+        stream,
+      );
+      streams.set(stream, row);
+    }
+    return streams.get(stream);
+  };
   const versionOf = (stream: string) => streamRow(stream)?.version ?? -1;
   const conflict = (stream: string, expected: ExpectedVersion, actual: number): AppendResult => ({
     ok: false,
@@ -125,25 +134,30 @@ export function createSqlEventStore(storage: DurableSqlStorage, options: { clock
       const recordedAt = clock.now();
       const encoded = events.map((event) => ({ type: eventTypeOf(event), data: JSON.stringify(event) }));
       const metadataText = JSON.stringify(metadata);
+      const current = streamRow(stream);
       const result = storage.transactionSync((): AppendResult => {
-        const current = streamRow(stream);
         const actual = current?.version ?? -1;
         if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
-        const before = lastPosition();
-        if (encoded.length === 0) return { ok: true, version: actual, firstPosition: before, lastPosition: before };
+        if (encoded.length === 0) {
+          const position = lastPosition();
+          return { ok: true, version: actual, firstPosition: position, lastPosition: position };
+        }
         const epoch = current?.epoch ?? 0;
-        encoded.forEach((event, i) => {
-          storage.sql.exec(
-            "INSERT INTO x3m_events (stream, epoch, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            stream,
-            epoch,
-            actual + 1 + i,
-            event.type,
-            event.data,
-            metadataText,
-            recordedAt,
-          );
-        });
+        // RETURNING gives each event's position: no MAX(position) query per append.
+        const positions = encoded.map(
+          (event, i) =>
+            firstRow<{ position: number }>(
+              storage,
+              "INSERT INTO x3m_events (stream, epoch, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
+              stream,
+              epoch,
+              actual + 1 + i,
+              event.type,
+              event.data,
+              metadataText,
+              recordedAt,
+            )?.position as number,
+        );
         const version = actual + encoded.length;
         storage.sql.exec(
           "INSERT INTO x3m_streams (stream, version, epoch) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
@@ -151,8 +165,9 @@ export function createSqlEventStore(storage: DurableSqlStorage, options: { clock
           version,
           epoch,
         );
-        return { ok: true, version, firstPosition: before + 1, lastPosition: before + encoded.length };
+        return { ok: true, version, firstPosition: positions[0] as number, lastPosition: positions.at(-1) as number };
       });
+      if (result.ok && encoded.length > 0) streams.set(stream, { version: result.version, epoch: current?.epoch ?? 0 });
       if (result.ok && encoded.length > 0 && listeners.size > 0) {
         const published = rows<EventRow>(
           storage,
@@ -178,6 +193,7 @@ export function createSqlEventStore(storage: DurableSqlStorage, options: { clock
         if (current) {
           storage.sql.exec("UPDATE x3m_streams SET version = -1, epoch = epoch + 1 WHERE stream = ?", stream);
           storage.sql.exec("DELETE FROM x3m_snapshots WHERE stream = ?", stream);
+          streams.delete(stream); // re-read after the commit
         }
         const position = lastPosition();
         return { ok: true, version: -1, firstPosition: position, lastPosition: position };
