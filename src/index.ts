@@ -48,6 +48,7 @@ export {
   type ServiceMap,
   type Visibility,
 } from "./router.ts";
+export { assertNoForbiddenKeys, exceedsBytes, parseJsonSafely } from "./safe-json.ts";
 export * from "./scheduler/index.ts";
 export type { StandardSchemaV1 } from "./standard-schema.ts";
 export {

@@ -4,11 +4,15 @@ import {
   type AggregateHostOptions,
   type AnyAggregate,
   createAggregateHost,
+  type EventStore,
   Message,
   type MessageData,
+  type RecordedEvent,
   type ServiceHandler,
   type StateOf,
 } from "../../src/index.ts";
+import { type AlarmClock, createAlarmClock } from "./alarm-clock.ts";
+import { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
 import { createSqlEventStore } from "./sql-event-store.ts";
 
 /** Which host service runs a forwarded command, and how the id is read (as in `host.on/onNew/onMaybeNew`). */
@@ -25,9 +29,20 @@ export interface AggregateCall {
 export interface AggregateObjectRpc {
   execute(call: AggregateCall): Promise<MessageData>;
   state(aggregateId: string): Promise<{ state: unknown; version: number } | undefined>;
+  /** Confirmed events of the aggregate from version `from` (offline sync pulls them), and its version. */
+  events(aggregateId: string, from: number, limit: number): Promise<{ events: RecordedEvent[]; version: number }>;
 }
 
-export type AggregateObjectOptions<TState> = Omit<AggregateHostOptions<TState>, "store">;
+export type AggregateObjectOptions<TState, TEnv = Cloudflare.Env> = Omit<
+  AggregateHostOptions<TState>,
+  "store" | "clock"
+> & {
+  /**
+   * Relays every committed event, at least once and in order, through a transactional outbox to this
+   * target (usually the aggregate type's event stream object, see `defineEventStreamObject`).
+   */
+  relayTo?(env: TEnv): OutboxTarget;
+};
 
 /** The class `defineAggregateObject` returns: a Durable Object with the aggregate RPC methods. */
 export type AggregateObjectClass = new (
@@ -45,28 +60,61 @@ export type AggregateObjectClass = new (
  * import { defineAggregateObject } from "x3m-system/durable-objects";
  * export const AccountObject = defineAggregateObject(account, { snapshots: { every: 100, schemaVersion: 1 } });
  */
-export function defineAggregateObject<TAggregate extends AnyAggregate>(
+export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cloudflare.Env>(
   aggregate: TAggregate,
-  options: AggregateObjectOptions<StateOf<TAggregate>> = {},
+  options: AggregateObjectOptions<StateOf<TAggregate>, TEnv> = {},
 ): AggregateObjectClass {
   return class AggregateObject extends DurableObject implements AggregateObjectRpc {
     readonly #host: AggregateHost<TAggregate>;
+    readonly #store: EventStore;
+    readonly #clock: AlarmClock;
+    readonly #relay: OutboxRelay | undefined;
     readonly #services = new Map<string, ServiceHandler>();
 
     constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
       super(ctx, env);
-      this.#host = createAggregateHost(aggregate, { ...options, store: createSqlEventStore(ctx.storage, options) });
+      const { relayTo, ...hostOptions } = options;
+      // Every timer of the object (idle unloading, unload rules, the relay) lives on its one alarm.
+      this.#clock = createAlarmClock(ctx.storage);
+      this.#store = createSqlEventStore(ctx.storage, { outbox: relayTo !== undefined });
+      this.#host = createAggregateHost(aggregate, {
+        ...hostOptions,
+        store: this.#store,
+        clock: this.#clock.lane("host"),
+      });
+      this.#relay =
+        relayTo &&
+        createOutboxRelay({ storage: ctx.storage, clock: this.#clock.lane("outbox"), target: relayTo(env as TEnv) });
+      // Events committed before an eviction but not yet relayed go out when the object starts again.
+      this.#relay?.kick();
     }
 
     /** Runs one command; answers the resolved message as plain data. */
     async execute(call: AggregateCall): Promise<MessageData> {
       const reply = await this.#service(call)(Message.parse(call.envelope));
+      this.#relay?.kick();
       return (reply as Message).toJSON();
+    }
+
+    /** The object's one alarm: due timers (relay, unloading), then a watchdog re-arm. */
+    override async alarm(): Promise<void> {
+      this.#clock.fire();
+      await this.#relay?.flush();
+      await this.#clock.watchdog();
     }
 
     /** The aggregate's current state and version, or `undefined` when it does not exist. */
     async state(aggregateId: string) {
       return this.#host.getState(aggregateId);
+    }
+
+    async events(aggregateId: string, from: number, limit: number) {
+      const stream = options.streamName?.(aggregateId) ?? `${aggregate.name}-${aggregateId}`;
+      const [events, version] = await Promise.all([
+        this.#store.read(stream, { from, limit }),
+        this.#store.version(stream),
+      ]);
+      return { events, version };
     }
 
     #service(call: AggregateCall): ServiceHandler {

@@ -8,6 +8,22 @@ export {
 } from "./aggregate-object.ts";
 export { type AggregateNamespace, aggregateServices, type ForwardOptions } from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
+export type { EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
+export {
+  type EdgeSocket,
+  type EdgeSocketConstructor,
+  type EdgeTransportOptions,
+  edgeTransport,
+} from "./edge-transport.ts";
+export { createEdgeWorker } from "./edge-worker.ts";
+export {
+  defineEventStreamObject,
+  type EventStreamObjectClass,
+  type EventStreamRpc,
+  remoteEventSource,
+} from "./event-stream-object.ts";
+export { httpStatusOf } from "./http-endpoint.ts";
+export { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
 export {
   defineSchedulerObject,
   type SchedulerObjectClass,
@@ -17,3 +33,4 @@ export {
 export { createSqlAlarmStore } from "./sql-alarm-store.ts";
 export { createSqlEventStore } from "./sql-event-store.ts";
 export type { DurableSqlStorage } from "./storage.ts";
+export { type PushResult, type PushStatus, SYNC_PROTOCOL_VERSION } from "./sync-endpoint.ts";

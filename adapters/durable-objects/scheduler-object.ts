@@ -12,9 +12,9 @@ import {
 import { type AlarmClock, createAlarmClock } from "./alarm-clock.ts";
 import { createSqlAlarmStore } from "./sql-alarm-store.ts";
 
-export interface SchedulerObjectOptions {
+export interface SchedulerObjectOptions<TEnv = Cloudflare.Env> {
   /** Where scheduled messages go: usually a node whose routers forward to aggregate objects. */
-  createDispatcher(env: Cloudflare.Env): SchedulerDispatcher;
+  createDispatcher(env: TEnv): SchedulerDispatcher;
   /** The core scheduler's options (retries, hooks, window); store and clock are the object's own. */
   readonly scheduler?: Omit<SchedulerOptions, "dispatcher" | "store" | "clock">;
 }
@@ -44,7 +44,9 @@ export type SchedulerObjectClass = new (
  * import { defineSchedulerObject } from "x3m-system/durable-objects";
  * export const Reminders = defineSchedulerObject({ createDispatcher: (env) => edgeNode(env), scheduler: { retry: { maxAttempts: 8 } } });
  */
-export function defineSchedulerObject(options: SchedulerObjectOptions): SchedulerObjectClass {
+export function defineSchedulerObject<TEnv = Cloudflare.Env>(
+  options: SchedulerObjectOptions<TEnv>,
+): SchedulerObjectClass {
   return class SchedulerObject extends DurableObject implements SchedulerObjectRpc {
     readonly #clock: AlarmClock;
     readonly #scheduler: Scheduler;
@@ -54,7 +56,7 @@ export function defineSchedulerObject(options: SchedulerObjectOptions): Schedule
       this.#clock = createAlarmClock(ctx.storage);
       this.#scheduler = createScheduler({
         ...options.scheduler,
-        dispatcher: options.createDispatcher(env),
+        dispatcher: options.createDispatcher(env as TEnv),
         store: createSqlAlarmStore(ctx.storage),
         clock: this.#clock.lane("scheduler"),
       });

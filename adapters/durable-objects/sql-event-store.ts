@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS x3m_events (
   recorded_at INTEGER NOT NULL,
   UNIQUE (stream, epoch, version)
 );
+CREATE TABLE IF NOT EXISTS x3m_outbox (
+  position INTEGER PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS x3m_snapshots (
   stream TEXT NOT NULL,
   schema_version INTEGER NOT NULL,
@@ -73,7 +76,14 @@ function toRecorded(row: EventRow): RecordedEvent {
  * import { createSqlEventStore } from "x3m-system/durable-objects";
  * const store = createSqlEventStore(ctx.storage, { clock });
  */
-export function createSqlEventStore(storage: DurableSqlStorage, options: { clock?: Clock } = {}): EventStore {
+export function createSqlEventStore(
+  storage: DurableSqlStorage,
+  options: {
+    clock?: Clock;
+    /** Also record each appended event's position in the outbox table, in the same transaction (see `createOutboxRelay`). */
+    outbox?: boolean;
+  } = {},
+): EventStore {
   const clock = options.clock ?? systemClock;
   storage.sql.exec(SCHEMA);
   const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
@@ -158,6 +168,9 @@ export function createSqlEventStore(storage: DurableSqlStorage, options: { clock
               recordedAt,
             )?.position as number,
         );
+        if (options.outbox) {
+          for (const position of positions) storage.sql.exec("INSERT INTO x3m_outbox (position) VALUES (?)", position);
+        }
         const version = actual + encoded.length;
         storage.sql.exec(
           "INSERT INTO x3m_streams (stream, version, epoch) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version",

@@ -23,12 +23,21 @@ export function runScenario<TResult>(page: Page, name: string, argument: unknown
   ) as Promise<TResult>;
 }
 
-/** Bundles `entries` (name → source path) for the browser with esbuild and starts Chromium. */
-export async function startBrowserHarness(entries: Record<string, string>): Promise<BrowserHarness> {
+/** Starts a headless Chromium with the flags that work on this kind of machine. */
+export async function launchBrowser() {
   const executablePath = findChromium();
   if (!executablePath) {
     throw new Error("The browser suite needs Chromium: run `node scripts/ensure-chromium.ts` or set CHROME_PATH.");
   }
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS.filter((flag) => flag !== "--headless"),
+  });
+}
+
+/** Bundles `entries` (name → source path) for the browser with esbuild and starts Chromium. */
+export async function startBrowserHarness(entries: Record<string, string>): Promise<BrowserHarness> {
   const bundle = await build({
     entryPoints: entries,
     bundle: true,
@@ -51,11 +60,7 @@ export async function startBrowserHarness(entries: Record<string, string>): Prom
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: CHROMIUM_ARGS.filter((flag) => flag !== "--headless"),
-  });
+  const browser = await launchBrowser();
   const context = await browser.newContext();
   return {
     origin,

@@ -5,8 +5,18 @@ declare namespace Cloudflare {
     ACCOUNTS: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
     >;
+    RELAYED_ACCOUNTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
+    >;
+    ACCOUNT_EVENTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
+    >;
     SCHEDULER: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
     >;
+  }
+  // The main module's exports, so `exports.default` from "cloudflare:workers" is typed as a Fetcher.
+  interface GlobalProps {
+    mainModule: typeof import("./worker.ts");
   }
 }

@@ -2,17 +2,28 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   aggregateServices,
+  createEdgeWorker,
   defineAggregateObject,
+  defineEventStreamObject,
   defineSchedulerObject,
 } from "../../adapters/durable-objects/index.ts";
-import { createNode, defineRouter } from "../../src/index.ts";
+import { createNode, defineRouter, type Response as X3mResponse } from "../../src/index.ts";
 import { account } from "../fixtures/account.ts";
+import { authenticateTestToken, websocketTestRouter } from "./edge-fixtures.ts";
 
 /** An empty SQLite-backed object: tests run store contracts inside it with `runInDurableObject`. */
 export class StoreProbe extends DurableObject {}
 
 /** The bank account of the test fixtures, one object per account, snapshots every 100 events. */
 export const AccountObject = defineAggregateObject(account, { snapshots: { every: 100, schemaVersion: 1 } });
+
+/** The committed events of every relayed account, in one gapless global order. */
+export const AccountEvents = defineEventStreamObject();
+
+/** Accounts whose committed events leave through the transactional outbox to `AccountEvents`. */
+export const RelayedAccountObject = defineAggregateObject(account, {
+  relayTo: (env) => env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName("account")),
+});
 
 /** Delivers scheduled messages: deposits into account objects, and a service that always throws. */
 export const ReminderScheduler = defineSchedulerObject({
@@ -39,6 +50,40 @@ export const ReminderScheduler = defineSchedulerObject({
   },
 });
 
-export default {
-  fetch: () => new Response("x3m-system workerd test worker"),
-} satisfies ExportedHandler;
+/**
+ * What the HTTP dispatch tests call (`http_*`): account commands, an echo of the assigns the service
+ * sees, a mirror answering any response it is sent (the status mapping end to end), a private service,
+ * and an admin-only router (the test principal is no admin).
+ */
+function httpTestRouters(env: Cloudflare.Env) {
+  const accounts = aggregateServices(env.ACCOUNTS, account);
+  return [
+    defineRouter({
+      name: "http_tests",
+      services: {
+        http_open: accounts.onNew("open"),
+        http_deposit: accounts.on("deposit"),
+        http_withdraw: accounts.on("withdraw"),
+        http_echo: (msg) => msg.ok({ assigns: msg.assigns, events: msg.events }),
+        http_mirror: (msg) => msg.return(msg.rawRequest.response as X3mResponse),
+      },
+      privateServices: { http_secret: (msg) => msg.ok("edge-internal only") },
+      authorize: (msg) => msg.assigns.principal !== undefined,
+    }),
+    defineRouter({
+      name: "http_admin",
+      services: { http_close_books: (msg) => msg.ok("books closed") },
+      authorize: (msg) => (msg.assigns.principal as { admin?: unknown } | undefined)?.admin === true,
+    }),
+  ];
+}
+
+/**
+ * The edge Worker the endpoint tests reach through `exports.default`. Add your routers to the list; the WebSocket
+ * tests use only the `ws_*` services.
+ */
+export default createEdgeWorker({
+  routers: (env) => [websocketTestRouter(env), ...httpTestRouters(env)],
+  authenticate: authenticateTestToken,
+  trustedAssigns: ["locale"],
+});

@@ -1,0 +1,82 @@
+import type { AnyRouter } from "../../src/index.ts";
+import type { AggregateNamespace } from "./aggregate-services.ts";
+
+/** Who a request comes from, as `authenticate` established it; the edge puts it in `assigns.principal`. */
+export type Principal = Readonly<Record<string, unknown>>;
+
+/** Options of `createEdgeWorker`. */
+export interface EdgeWorkerOptions<TEnv = Cloudflare.Env> {
+  /** The routers the edge node serves; built per request because services usually forward to objects in `env`. */
+  routers(env: TEnv): readonly AnyRouter[];
+  /**
+   * Runs first, before any body or frame is read: a principal, or `null` to reject with 401. For
+   * WebSockets the token comes from the `token` query parameter (browsers cannot set headers on them).
+   */
+  authenticate(request: Request, env: TEnv): Principal | null | Promise<Principal | null>;
+  /** Client-sent `assigns` keys kept as they are; every other client assign is dropped. @default [] */
+  readonly trustedAssigns?: readonly string[];
+  /** Largest accepted request body or frame, in bytes. @default 65_536 */
+  readonly maxBodyBytes?: number;
+  /** Per-attempt dispatch timeout. @default 5_000 */
+  readonly timeoutMs?: number;
+  /** The edge node's id, as clients see it. @default "edge" */
+  readonly nodeId?: string;
+  /** Offline sync (`/push` and `/pull` under `paths.sync`); without it those endpoints answer 404. */
+  readonly sync?: SyncOptions<TEnv>;
+  /** Paths of the endpoints. @default { dispatch: "/x3m/dispatch", websocket: "/x3m/ws", sync: "/x3m/sync" } */
+  readonly paths?: { readonly dispatch?: string; readonly websocket?: string; readonly sync?: string };
+}
+
+/** What offline sync needs: where each aggregate type lives, and who may read whose events. */
+export interface SyncOptions<TEnv> {
+  /** Aggregate type (as clients name it) → the namespace of its objects. */
+  aggregates(env: TEnv): Readonly<Record<string, AggregateNamespace>>;
+  /** Whether `principal` may pull the events of aggregate `id`. @default denies everything */
+  authorizePull?(pull: { principal: Principal; aggregate: string; id: string }, env: TEnv): boolean | Promise<boolean>;
+  /** Most commands in one push. @default 500 */
+  readonly maxBatch?: number;
+  /** Largest push body in bytes. @default 1_048_576 */
+  readonly maxBatchBytes?: number;
+}
+
+/** The options with every default filled in. */
+export interface ResolvedEdgeOptions<TEnv> extends EdgeWorkerOptions<TEnv> {
+  readonly trustedAssigns: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly timeoutMs: number;
+  readonly nodeId: string;
+  readonly paths: { readonly dispatch: string; readonly websocket: string; readonly sync: string };
+}
+
+export function resolveEdgeOptions<TEnv>(options: EdgeWorkerOptions<TEnv>): ResolvedEdgeOptions<TEnv> {
+  return {
+    ...options,
+    trustedAssigns: options.trustedAssigns ?? [],
+    maxBodyBytes: options.maxBodyBytes ?? 65_536,
+    timeoutMs: options.timeoutMs ?? 5_000,
+    nodeId: options.nodeId ?? "edge",
+    paths: {
+      dispatch: options.paths?.dispatch ?? "/x3m/dispatch",
+      websocket: options.paths?.websocket ?? "/x3m/ws",
+      sync: options.paths?.sync ?? "/x3m/sync",
+    },
+  };
+}
+
+/** Keeps only the trusted client assigns, then sets the principal: client assigns are never trusted otherwise. */
+export function edgeAssigns(
+  clientAssigns: Readonly<Record<string, unknown>> | undefined,
+  principal: Principal,
+  trusted: readonly string[],
+): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const key of trusted) {
+    if (clientAssigns && Object.hasOwn(clientAssigns, key)) kept[key] = clientAssigns[key];
+  }
+  return { ...kept, principal };
+}
+
+/** A typed error answer for requests refused before dispatch. */
+export function errorResponse(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
