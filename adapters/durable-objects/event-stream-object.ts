@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EventSource, ReadAllOptions, RecordedEvent } from "../../src/index.ts";
-import { firstRow, rows } from "./storage.ts";
+import { type EventRow, firstRow, rows, toRecorded } from "./storage.ts";
 
 // One row per source event, unique by (stream, version): a relay that delivers twice (at least once)
 // adds nothing the second time. The rowid is the global position: assigned here, in one object, gapless.
@@ -15,16 +15,6 @@ CREATE TABLE IF NOT EXISTS x3m_stream_log (
   recorded_at INTEGER NOT NULL,
   UNIQUE (stream, version)
 );`;
-
-interface LogRow {
-  position: number;
-  stream: string;
-  version: number;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: number;
-}
 
 /** The RPC surface of an event stream object: ingest from outboxes, read in global order. */
 export interface EventStreamRpc {
@@ -76,20 +66,12 @@ export function defineEventStreamObject(): EventStreamObjectClass {
     }
 
     async readAll({ after = 0, limit = 1_000 }: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-      return rows<LogRow>(
+      return rows<EventRow>(
         this.ctx.storage,
         "SELECT * FROM x3m_stream_log WHERE position > ? ORDER BY position LIMIT ?",
         after,
         limit,
-      ).map((row) => ({
-        stream: row.stream,
-        version: row.version,
-        position: row.position,
-        type: row.type,
-        data: JSON.parse(row.data),
-        metadata: JSON.parse(row.metadata),
-        recordedAt: row.recorded_at,
-      }));
+      ).map(toRecorded);
     }
 
     async lastPosition(): Promise<number> {

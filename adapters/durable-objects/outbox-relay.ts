@@ -1,5 +1,5 @@
 import type { Clock, RecordedEvent } from "../../src/index.ts";
-import { type DurableSqlStorage, rows } from "./storage.ts";
+import { type DurableSqlStorage, type EventRow, rows, toRecorded } from "./storage.ts";
 
 /** Where relayed events go: usually the stream object of the aggregate type. Must be idempotent. */
 export interface OutboxTarget {
@@ -11,16 +11,6 @@ export interface OutboxRelay {
   kick(): void;
   /** Relays everything pending now; resolves when the outbox is empty or a send failed (then it retries later). */
   flush(): Promise<void>;
-}
-
-interface OutboxRow {
-  position: number;
-  stream: string;
-  version: number;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: number;
 }
 
 const BATCH = 100;
@@ -49,7 +39,7 @@ export function createOutboxRelay(options: {
   let cancelTimer: (() => void) | undefined;
 
   const pending = () =>
-    rows<OutboxRow>(
+    rows<EventRow>(
       storage,
       `SELECT e.position, e.stream, e.version, e.type, e.data, e.metadata, e.recorded_at
        FROM x3m_outbox o JOIN x3m_events e ON e.position = o.position ORDER BY o.position LIMIT ?`,
@@ -58,15 +48,7 @@ export function createOutboxRelay(options: {
 
   const relayAll = async () => {
     for (let batch = pending(); batch.length > 0; batch = pending()) {
-      const events: RecordedEvent[] = batch.map((row) => ({
-        stream: row.stream,
-        version: row.version,
-        position: row.position,
-        type: row.type,
-        data: JSON.parse(row.data),
-        metadata: JSON.parse(row.metadata),
-        recordedAt: row.recorded_at,
-      }));
+      const events: RecordedEvent[] = batch.map(toRecorded);
       await target.ingest(events);
       const last = batch.at(-1)?.position ?? 0;
       storage.sql.exec("DELETE FROM x3m_outbox WHERE position <= ?", last);

@@ -3,14 +3,14 @@ import {
   type AppendResult,
   type Clock,
   type EventStore,
-  type ExpectedVersion,
   eventTypeOf,
   type RecordedEvent,
   type Snapshot,
   satisfiesExpectedVersion,
   systemClock,
+  wrongExpectedVersion,
 } from "../../src/index.ts";
-import { type DurableSqlStorage, firstRow, rows } from "./storage.ts";
+import { type DurableSqlStorage, type EventRow, firstRow, rows, toRecorded } from "./storage.ts";
 
 const DEFAULT_LIMIT = 1_000;
 
@@ -44,28 +44,6 @@ CREATE TABLE IF NOT EXISTS x3m_snapshots (
   state TEXT NOT NULL,
   PRIMARY KEY (stream, schema_version)
 );`;
-
-interface EventRow {
-  position: number;
-  stream: string;
-  version: number;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: number;
-}
-
-function toRecorded(row: EventRow): RecordedEvent {
-  return {
-    stream: row.stream,
-    version: row.version,
-    position: row.position,
-    type: row.type,
-    data: JSON.parse(row.data),
-    metadata: JSON.parse(row.metadata),
-    recordedAt: row.recorded_at,
-  };
-}
 
 /**
  * An event store in a Durable Object's SQLite storage: the same contract as the memory store, with every
@@ -103,10 +81,6 @@ export function createSqlEventStore(
     return streams.get(stream);
   };
   const versionOf = (stream: string) => streamRow(stream)?.version ?? -1;
-  const conflict = (stream: string, expected: ExpectedVersion, actual: number): AppendResult => ({
-    ok: false,
-    error: { code: "wrong_expected_version", stream, expected, actual },
-  });
   const lastPosition = () =>
     firstRow<{ last: number | null }>(storage, "SELECT MAX(position) AS last FROM x3m_events")?.last ?? 0;
 
@@ -147,7 +121,8 @@ export function createSqlEventStore(
       const current = streamRow(stream);
       const result = storage.transactionSync((): AppendResult => {
         const actual = current?.version ?? -1;
-        if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+        if (!satisfiesExpectedVersion(expectedVersion, actual))
+          return wrongExpectedVersion(stream, expectedVersion, actual);
         if (encoded.length === 0) {
           const position = lastPosition();
           return { ok: true, version: actual, firstPosition: position, lastPosition: position };
@@ -202,7 +177,8 @@ export function createSqlEventStore(
       return storage.transactionSync((): AppendResult => {
         const current = streamRow(stream);
         const actual = current?.version ?? -1;
-        if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+        if (!satisfiesExpectedVersion(expectedVersion, actual))
+          return wrongExpectedVersion(stream, expectedVersion, actual);
         if (current) {
           storage.sql.exec("UPDATE x3m_streams SET version = -1, epoch = epoch + 1 WHERE stream = ?", stream);
           storage.sql.exec("DELETE FROM x3m_snapshots WHERE stream = ?", stream);

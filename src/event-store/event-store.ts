@@ -136,3 +136,8 @@ export function satisfiesExpectedVersion(expected: ExpectedVersion, actual: numb
       return expected === actual;
   }
 }
+
+/** The refusal `append` and `deleteStream` answer when the expected version does not hold. */
+export function wrongExpectedVersion(stream: string, expected: ExpectedVersion, actual: number): AppendResult {
+  return { ok: false, error: { code: "wrong_expected_version", stream, expected, actual } };
+}

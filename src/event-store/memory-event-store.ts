@@ -1,13 +1,12 @@
 import { type Clock, systemClock } from "../clock.ts";
 import {
   type AppendOptions,
-  type AppendResult,
   type EventStore,
-  type ExpectedVersion,
   eventTypeOf,
   type RecordedEvent,
   type Snapshot,
   satisfiesExpectedVersion,
+  wrongExpectedVersion,
 } from "./event-store.ts";
 
 const DEFAULT_LIMIT = 1_000;
@@ -29,10 +28,6 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
   const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
 
   const versionOf = (stream: string) => (streams.get(stream)?.length ?? 0) - 1;
-  const conflict = (stream: string, expected: ExpectedVersion, actual: number): AppendResult => ({
-    ok: false,
-    error: { code: "wrong_expected_version", stream, expected, actual },
-  });
 
   return {
     async has(stream) {
@@ -53,7 +48,8 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
     },
     async append(stream, events, { expectedVersion = "any", metadata = {} }: AppendOptions = {}) {
       const actual = versionOf(stream);
-      if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+      if (!satisfiesExpectedVersion(expectedVersion, actual))
+        return wrongExpectedVersion(stream, expectedVersion, actual);
       const recordedAt = clock.now();
       // Events and metadata are copied before anything is written: what cannot be cloned fails the append cleanly.
       const [copies, metadataCopy] = structuredClone([[...events], metadata] as const);
@@ -91,7 +87,8 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
     },
     async deleteStream(stream, { expectedVersion = "any" } = {}) {
       const actual = versionOf(stream);
-      if (!satisfiesExpectedVersion(expectedVersion, actual)) return conflict(stream, expectedVersion, actual);
+      if (!satisfiesExpectedVersion(expectedVersion, actual))
+        return wrongExpectedVersion(stream, expectedVersion, actual);
       streams.delete(stream);
       snapshots.delete(stream);
       return { ok: true, version: -1, firstPosition: log.length, lastPosition: log.length };
