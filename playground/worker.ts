@@ -37,7 +37,11 @@ const accountRouter = (env: Env) => {
       // Deposits later, through the reminders object's alarm.
       deposit_later: async (msg) => {
         const { id, amount, inMs } = msg.rawRequest as RawRequest;
-        const deposit = Message.causedBy("deposit", msg, { rawRequest: { id, amount } });
+        // The scheduled message runs later, inside the cluster: it carries the principal it was authorized with.
+        const deposit = Message.causedBy("deposit", msg, { rawRequest: { id, amount } }).assign(
+          "principal",
+          msg.assigns.principal,
+        );
         const reminders = env.REMINDERS.get(env.REMINDERS.idFromName("playground"));
         await reminders.schedule(deposit.toJSON(), { inMs: Number(inMs ?? 5_000) });
         return msg.ok({ scheduled: deposit.id });

@@ -53,18 +53,32 @@ afterAll(async () => {
 });
 
 describe("playground (npm start)", () => {
-  it("opens an account, deposits and reads the balance through the page", async () => {
+  it("opens an account, deposits now and later (through an alarm) and reads the balance through the page", async () => {
     const page = await (browser as Browser).newPage();
     await page.goto(`${origin}/`);
     await page.fill("#id", `acc-${Date.now()}`);
+    // Each answer is prepended to the log: wait for this call's own entry, not just a status that may be stale.
     const click = async (service: string, status: string) => {
+      const before = await page.textContent("#log");
       await page.click(`button[data-service="${service}"]`);
-      await page.waitForFunction((expected) => document.getElementById("status")?.textContent === expected, status);
+      await page.waitForFunction(
+        ([name, previous]) => {
+          const log = document.getElementById("log")?.textContent ?? "";
+          return log !== previous && log.startsWith(`${name} →`);
+        },
+        [service, before] as const,
+      );
+      expect(await page.textContent("#status")).toBe(status);
     };
     await click("open_account", "201");
     await click("deposit", "200");
     await click("balance", "200");
     expect(await page.textContent("#log")).toContain('"balance": 10');
+    // "Deposit in 5 s": scheduled on the reminders object's alarm, delivered through the account's object.
+    await click("deposit_later", "200");
+    await page.waitForTimeout(6_500);
+    await click("balance", "200");
+    expect(await page.textContent("#log")).toContain('"balance": 20');
     const unauthorized = await page.evaluate(
       async () => (await fetch("/x3m/dispatch", { method: "POST", body: "{}" })).status,
     );
