@@ -35,9 +35,12 @@ function tcpProxy(target: URL): { server: Server; cut(): void; url(path: string)
 }
 
 let proxy: ReturnType<typeof tcpProxy>;
+let httpOrigin = "";
 
 beforeAll(async () => {
-  proxy = tcpProxy((await worker.listen()).url);
+  const listening = (await worker.listen()).url;
+  httpOrigin = new URL(listening).origin;
+  proxy = tcpProxy(listening);
   await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
 }, 60_000);
 
@@ -120,5 +123,29 @@ describe("edge client in Node, real Worker, real sockets", () => {
     const reply = await node.dispatch(big);
     expect(reply.response).toMatchObject({ status: "error", reason: { code: "FRAME_TOO_LARGE" } });
     await node.close();
+  });
+});
+
+describe("HTTP from Node to the real local Worker", () => {
+  const post = (body: unknown, token = "good") =>
+    fetch(`${httpOrigin}/x3m/dispatch`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("dispatches envelopes with HTTP statuses, as the authenticated user, with forged assigns dropped", async () => {
+    const id = `acc-${crypto.randomUUID()}`;
+    const opened = await post(Message.new("http_open", { rawRequest: { id, owner: "ada" } }).toJSON());
+    expect(opened.status).toBe(201);
+    expect(((await opened.json()) as { response: unknown }).response).toEqual({ status: "created", id, version: 0 });
+    const deposit = await post(Message.new("http_deposit", { rawRequest: { id, amount: 5 } }).toJSON());
+    expect(deposit.status).toBe(200);
+    const forged = Message.new("http_echo").assign("principal", { user: "root", admin: true }).assign("locale", "fr");
+    const echoed = (await (await post(forged.toJSON())).json()) as { response: { payload: { assigns: unknown } } };
+    expect(echoed.response.payload.assigns).toEqual({ locale: "fr", principal: { user: "ada" } });
+    expect((await post(Message.new("http_deposit", { rawRequest: { id, amount: 1 } }).toJSON(), "bad")).status).toBe(
+      401,
+    );
   });
 });
