@@ -20,6 +20,14 @@ export {
   setLogContextStorage,
 } from "./log-context.ts";
 export {
+  type AclCall,
+  type AclOptions,
+  type AclPolicy,
+  aclAuthorize,
+  evaluateAcl,
+  parseAclPolicies,
+} from "./mesh/acl.ts";
+export {
   type AggregateMeta,
   type DryRun,
   Message,
@@ -28,7 +36,7 @@ export {
   type RawRequest,
 } from "./message.ts";
 export { createNode, type DispatchOptions, type NodeOptions, type SystemNode } from "./node.ts";
-export { type NodeOrder, randomOrder } from "./node-order.ts";
+export { type NodeOrder, randomOrder, roundRobinOrder } from "./node-order.ts";
 export * from "./projector/index.ts";
 export { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";
 export * from "./response.ts";

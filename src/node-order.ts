@@ -18,3 +18,21 @@ export function randomOrder(random: () => number = Math.random): NodeOrder {
     return shuffled;
   };
 }
+
+/**
+ * Takes turns (Spawn's RoundRobin): each dispatch of a service starts with the next provider, in node-id
+ * order, and tries the others after it.
+ *
+ * @example
+ * const node = createNode({ nodeOrder: roundRobinOrder() });
+ */
+export function roundRobinOrder(): NodeOrder {
+  const turns = new Map<string, number>();
+  return (providers, message) => {
+    const sorted = [...providers].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    const turn = turns.get(message.serviceName) ?? 0;
+    turns.set(message.serviceName, turn + 1);
+    const start = turn % sorted.length;
+    return [...sorted.slice(start), ...sorted.slice(0, start)];
+  };
+}

@@ -31,6 +31,8 @@ export interface NodeOptions {
 export interface DispatchOptions {
   /** How long each provider gets to answer. @default the node's `timeoutMs` (5_000) */
   timeoutMs?: number;
+  /** The order remote providers are tried in, for this dispatch. @default the node's `nodeOrder` */
+  nodeOrder?: NodeOrder;
 }
 
 /**
@@ -188,7 +190,7 @@ class Node implements SystemNode {
       }
       return sent.return(Response.serviceUnavailable(sent.serviceName));
     }
-    const providers = found.length > 1 ? this.nodeOrder(found, sent) : found;
+    const providers = found.length > 1 ? (options.nodeOrder ?? this.nodeOrder)(found, sent) : found;
     const tried: TriedNode[] = [];
     for (const provider of providers) {
       // Telemetry is built only when someone listens: it is most of the cost of a fast local call.

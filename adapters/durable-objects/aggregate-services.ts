@@ -1,4 +1,4 @@
-import { type AnyAggregate, type CommandNameOf, Message, type ServiceHandler } from "../../src/index.ts";
+import { type AnyAggregate, type CommandNameOf, Message, Response, type ServiceHandler } from "../../src/index.ts";
 import type { AggregateCall, AggregateObjectRpc } from "./aggregate-object.ts";
 
 /** The part of a Durable Object namespace binding these services use. */
@@ -49,5 +49,15 @@ export function aggregateServices<TAggregate extends AnyAggregate>(
     ) => forward("onMaybeNew", command, idField, generateIdIfMissing),
     /** The aggregate's state and version, read from its object. */
     state: (aggregateId: string) => namespace.get(namespace.idFromName(aggregateId) as never).state(aggregateId),
+    /** A service answering `{ state, version }` (or `not_found`), under the router's authorization. */
+    stateService:
+      ({ idField = "id" }: ForwardOptions = {}): ServiceHandler =>
+      async (message) => {
+        const prepared = message.prepareAggregateId(idField);
+        if (prepared.halted) return prepared;
+        const id = prepared.aggregateMeta.id as string;
+        const current = await namespace.get(namespace.idFromName(id) as never).state(id);
+        return current ? prepared.ok(current) : prepared.return(Response.notFound());
+      },
   };
 }

@@ -50,6 +50,11 @@ export interface AggregateHost<TAggregate extends AnyAggregate> {
     command: CommandNameOf<TAggregate>,
     options?: ServiceOptions & { readonly generateIdIfMissing?: boolean },
   ): ServiceHandler;
+  /**
+   * A service answering the aggregate's current state and version (`ok` with `{ state, version }`), or
+   * `not_found`: register it in a router, so reads get the router's authorization.
+   */
+  stateService(options?: ServiceOptions): ServiceHandler;
   /** The aggregate's current state and version (loading it if needed), or `undefined` when it does not exist. */
   getState(aggregateId: string): Promise<{ state: StateOf<TAggregate>; version: number } | undefined>;
   /** Drops the aggregate from memory (after its queued commands); the next command re-hydrates it. */
@@ -412,6 +417,12 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       return enqueue(id, (slot) => execute(slot, command, prepared, flow));
     };
 
+  const getState = (aggregateId: string) =>
+    enqueue(aggregateId, async (slot) => {
+      if (!(await hydrate(slot)) || !slot.loaded || slot.loaded.version < 0) return undefined;
+      return { state: slot.loaded.state, version: slot.loaded.version };
+    });
+
   const unload = (id: string) => {
     const slot = slots.get(id);
     if (!slot) return;
@@ -432,12 +443,15 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       assertCommand(command);
       return service(command, "onMaybeNew", idField, generateIdIfMissing);
     },
-    getState(aggregateId) {
-      return enqueue(aggregateId, async (slot) => {
-        if (!(await hydrate(slot)) || !slot.loaded || slot.loaded.version < 0) return undefined;
-        return { state: slot.loaded.state, version: slot.loaded.version };
-      });
+    stateService({ idField = "id" } = {}) {
+      return async (message) => {
+        const prepared = message.prepareAggregateId(idField);
+        if (prepared.halted) return prepared;
+        const current = await getState(prepared.aggregateMeta.id as string);
+        return current ? prepared.ok(current) : prepared.return(Response.notFound());
+      };
     },
+    getState,
     unload,
     loadedIds: () => [...slots.values()].filter((slot) => slot.loaded !== undefined).map((slot) => slot.id),
     close() {

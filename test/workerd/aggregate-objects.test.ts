@@ -18,6 +18,7 @@ function setup() {
         deposit: accounts.on("deposit"),
         withdraw: accounts.on("withdraw"),
         open_or_change_owner: accounts.onMaybeNew("open_or_change_owner"),
+        get_account: accounts.stateService(),
       },
       authorize: () => true,
     }),
@@ -42,6 +43,17 @@ describe("aggregates in Durable Objects: reference §5.7 flows", () => {
     });
     expect((await send("deposit", { id: unique("nope"), amount: 1 })).response).toEqual({ status: "not_found" });
     expect(await accounts.state(id)).toMatchObject({ version: 2, state: { owner: "ada", balance: 10, rejections: 1 } });
+  });
+
+  it("stateService reads the state from the aggregate's object, or answers not_found", async () => {
+    const { send } = setup();
+    const id = unique("acc");
+    await send("open", { id, owner: "ada" });
+    expect((await send("get_account", { id })).response).toMatchObject({
+      status: "ok",
+      payload: { version: 0, state: { owner: "ada" } },
+    });
+    expect((await send("get_account", { id: unique("nope") })).response).toEqual({ status: "not_found" });
   });
 
   it("onMaybeNew creates, then changes the owner", async () => {
