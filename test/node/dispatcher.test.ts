@@ -9,7 +9,7 @@ import {
   type TelemetryEvent,
 } from "../../src/index.ts";
 import { VirtualClock } from "../../src/testing/index.ts";
-import { firstRouter } from "./fixtures.ts";
+import { firstRouter, gate } from "./fixtures.ts";
 
 function localNode() {
   const clock = new VirtualClock();
@@ -211,16 +211,13 @@ describe("dispatch (local)", () => {
   it("drops a local reply that comes after the timeout, and counts it", async () => {
     const clock = new VirtualClock();
     const node = createNode({ clock, announceIntervalMs: 0 });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { opened, open: release } = gate();
     node.register(
       defineRouter({
         name: "late",
         services: {
           late: async (msg) => {
-            await gate;
+            await opened;
             return msg.ok("late");
           },
         },

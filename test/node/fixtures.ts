@@ -64,3 +64,12 @@ export async function createCluster(ids: string[], options: NodeOptions = {}) {
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
 }
+
+/** A promise the test resolves when it chooses: `await gate.opened` inside a handler, `gate.open()` in the test. */
+export function gate(): { opened: Promise<void>; open(): void } {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}

@@ -15,6 +15,7 @@ import {
   type SystemNode,
   type TelemetryEvent,
 } from "../../src/index.ts";
+import { gate } from "./fixtures.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -685,11 +686,8 @@ describe("a node receiving hostile frames", () => {
   });
 
   it("drops a forged reply from the wrong node for a real pending attempt; the real reply still wins", async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const c = await cluster({ slow: () => gate });
+    const { opened, open: release } = gate();
+    const c = await cluster({ slow: () => opened });
     // A third, genuine peer on the same hub plays the forger.
     const mallory = createNode({ id: "mallory", announceIntervalMs: 0 });
     openNodes.push(mallory);

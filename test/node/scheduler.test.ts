@@ -11,6 +11,7 @@ import {
   type SchedulerOptions,
 } from "../../src/scheduler/index.ts";
 import { VirtualClock } from "../../src/testing/index.ts";
+import { gate } from "./fixtures.ts";
 
 const SECOND = 1_000;
 const HOUR = 3_600_000;
@@ -439,12 +440,12 @@ describe("scheduler: fixes and additions", () => {
 
   it("a reload never delivers twice: not an alarm under way, nor one that completed while its query ran", async () => {
     const inner = createMemoryAlarmStore();
-    let gate: Promise<void> | undefined;
+    let held: ReturnType<typeof gate> | undefined; // set midway: earlier loads must not wait
     const slow: AlarmStore = {
       ...inner,
       async loadDue(until) {
         const answer = await inner.loadDue(until);
-        await gate;
+        await held?.opened;
         return answer;
       },
     };
@@ -468,13 +469,10 @@ describe("scheduler: fixes and additions", () => {
     await scheduler.schedule(job("quick"), { inMs: 1_500 });
     await clock.advance(900);
     expect(dispatched).toEqual(["hanging"]);
-    let release = () => {};
-    gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    held = gate();
     await clock.advance(100); // the reload's answer holds both, "hanging" overdue and under way
     await clock.advance(500); // "quick" is delivered and deleted while that answer is held back
-    release();
+    held.open();
     await clock.advance(SECOND);
     expect(dispatched).toEqual(["hanging", "quick"]);
     for (const answer of answers) answer(job("hanging").ok());
@@ -585,16 +583,13 @@ describe("scheduler.settled()", () => {
   it("resolves only when the deliveries under way have finished", async () => {
     const clock = new VirtualClock();
     const node = createNode({ clock, announceIntervalMs: 0 });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { opened, open: release } = gate();
     node.register(
       defineRouter({
         name: "slow",
         services: {
           slow: async (msg) => {
-            await gate;
+            await opened;
             return msg.ok();
           },
         },

@@ -227,15 +227,14 @@ describe("edge WebSocket endpoint: connection loss", () => {
       edgeTransport({ url: WS_URL, getToken: () => "good", WebSocket: sockets.WebSocket, backoff: { initialMs: 20 } }),
     );
     await eventually("the edge joined", () => node.peers().includes("edge"));
-    const startedAt = Date.now();
     const pending = node.dispatch(Message.new("ws_slow", { rawRequest: { ms: 2_000 } }), { timeoutMs: 10_000 });
     await quiet(100);
     sockets.sockets[0]?.drop();
+    // At once: waiting for the handler would answer "slow done", waiting for the timeout service_timeout.
     expect((await pending).response).toEqual({
       status: "no_nodes_available",
       tried: [{ node: "edge", reason: "node_left" }],
     });
-    expect(Date.now() - startedAt).toBeLessThan(1_000); // at once: neither the handler's 2 s nor the timeout
     await eventually("reconnected", () => sockets.sockets.length === 2 && node.peers().includes("edge"));
     const reply = await node.dispatch(Message.new("ws_slow", { rawRequest: { ms: 0 } }));
     expect(reply.response).toEqual({ status: "ok", payload: "slow done" });
