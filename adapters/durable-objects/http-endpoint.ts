@@ -9,6 +9,7 @@ import {
 import { clientMessage } from "./client-message.ts";
 import { edgeNode } from "./edge-node.ts";
 import { errorResponse, type Principal, type ResolvedEdgeOptions } from "./edge-options.ts";
+import { authenticate, readText } from "./edge-request.ts";
 
 /** One step of handling a request: its value, or the answer that ends the request. */
 type Step<T> = { ok: true; value: T } | { ok: false; response: Response };
@@ -83,19 +84,6 @@ function methodNotAllowed(): Response {
   return response;
 }
 
-/** The principal, or null when `authenticate` refuses or throws (a failing backend never leaks as a 500). */
-async function authenticate<TEnv>(
-  request: Request,
-  env: TEnv,
-  options: ResolvedEdgeOptions<TEnv>,
-): Promise<Principal | null> {
-  try {
-    return await options.authenticate(request, env);
-  } catch {
-    return null;
-  }
-}
-
 /** `application/json`, with or without parameters such as `charset`. */
 function isJson(request: Request): boolean {
   const mediaType = request.headers.get("content-type")?.split(";", 1)[0];
@@ -118,27 +106,6 @@ async function readJson(request: Request, limitBytes: number): Promise<Step<unkn
     const message = refused.message.replace(/\bframe\b/, "body");
     return { ok: false, response: invalidMessage(new SdkClientError(refused.code, message)) };
   }
-}
-
-/**
- * The body as UTF-8 text, or null as soon as it grows past `limitBytes`: counted chunk by chunk, so a
- * chunked body (no `content-length`) is never buffered past the limit.
- */
-async function readText(request: Request, limitBytes: number): Promise<string | null> {
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const decoder = new TextDecoder();
-  let bytes = 0;
-  let text = "";
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    bytes += chunk.value.byteLength;
-    if (bytes > limitBytes) {
-      await reader.cancel();
-      return null;
-    }
-    text += decoder.decode(chunk.value, { stream: true });
-  }
-  return text + decoder.decode();
 }
 
 /** Validates the envelope into the edge's message, dispatches it and answers the resolved message. */

@@ -7,7 +7,7 @@ export interface OutboxTarget {
 }
 
 export interface OutboxRelay {
-  /** Relays soon (after an append): on the object's alarm clock, so an eviction cannot lose the relay. */
+  /** Relays soon when the outbox holds anything: on the object's alarm clock, so an eviction cannot lose the relay. */
   kick(): void;
   /** Relays everything pending now; resolves when the outbox is empty or a send failed (then it retries later). */
   flush(): Promise<void>;
@@ -65,7 +65,11 @@ export function createOutboxRelay(options: {
   };
 
   const relay: OutboxRelay = {
-    kick: () => schedule(0),
+    // Only with something pending: a kick after every command would otherwise arm the alarm (a storage
+    // write and a wake-up) even for commands that appended nothing.
+    kick: () => {
+      if (rows(storage, "SELECT 1 FROM x3m_outbox LIMIT 1").length > 0) schedule(0);
+    },
     flush() {
       running ??= relayAll()
         .catch(() => {

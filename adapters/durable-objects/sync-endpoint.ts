@@ -3,6 +3,7 @@ import { type Message, parseJsonSafely, type ResponseStatus, Response as X3mResp
 import { clientMessage } from "./client-message.ts";
 import { edgeNode } from "./edge-node.ts";
 import { errorResponse, type Principal, type ResolvedEdgeOptions } from "./edge-options.ts";
+import { authenticate, readText } from "./edge-request.ts";
 
 /** The offline-sync protocol version this edge speaks; every request carries it. */
 export const SYNC_PROTOCOL_VERSION = 1;
@@ -42,13 +43,11 @@ async function readJson(
   request: Request,
   limitBytes: number,
 ): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > limitBytes)
+  const declared = Number(request.headers.get("content-length"));
+  // Counted while reading (readText), so a chunked body without a content-length is never buffered past the limit.
+  const text = declared > limitBytes ? null : await readText(request, limitBytes);
+  if (text === null)
     return { ok: false, response: errorResponse(413, "PAYLOAD_TOO_LARGE", `body over ${limitBytes} bytes`) };
-  const text = await request.text();
-  if (new TextEncoder().encode(text).byteLength > limitBytes) {
-    return { ok: false, response: errorResponse(413, "PAYLOAD_TOO_LARGE", `body over ${limitBytes} bytes`) };
-  }
   try {
     return { ok: true, value: parseJsonSafely(text) };
   } catch (error) {
@@ -123,12 +122,7 @@ export async function handleSync<TEnv>(
   if (!options.sync || (action !== "push" && action !== "pull"))
     return errorResponse(404, "NOT_FOUND", `no sync endpoint "${action}"`);
   if (request.method !== "POST") return new Response(null, { status: 405, headers: { Allow: "POST" } });
-  let principal: Principal | null = null;
-  try {
-    principal = await options.authenticate(request, env);
-  } catch {
-    principal = null;
-  }
+  const principal = await authenticate(request, env, options);
   if (!principal) return errorResponse(401, "UNAUTHENTICATED", "authentication required");
   const body = await readJson(request, options.sync.maxBatchBytes ?? 1_048_576);
   if (!body.ok) return body.response;

@@ -1,5 +1,6 @@
 import { edgeNode } from "./edge-node.ts";
-import { errorResponse, type Principal, type ResolvedEdgeOptions } from "./edge-options.ts";
+import { errorResponse, type ResolvedEdgeOptions } from "./edge-options.ts";
+import { authenticate } from "./edge-request.ts";
 import { edgeSocketTransport } from "./edge-socket-transport.ts";
 
 /**
@@ -22,12 +23,7 @@ export async function handleWebSocket<TEnv>(
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return errorResponse(426, "UPGRADE_REQUIRED", "this endpoint speaks WebSocket only");
   }
-  let principal: Principal | null;
-  try {
-    principal = await options.authenticate(request, env);
-  } catch {
-    principal = null;
-  }
+  const principal = await authenticate(request, env, options);
   // Refused before upgrading: an unauthenticated client never gets a socket, let alone a frame.
   if (!principal) return errorResponse(401, "UNAUTHENTICATED", "authentication required");
 

@@ -108,6 +108,25 @@ describe("sync push", () => {
     expect(out.map((r) => r.status)).toEqual(["applied", "retry", "not_processed"]);
   });
 
+  it("refuses a chunked body over the limit while reading it (no content-length to trust)", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 20) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const request = new Request("https://edge.test/x3m/sync/push", {
+      method: "POST",
+      headers: { authorization: "Bearer good", "content-type": "application/json" },
+      body,
+    });
+    const response = await edge().fetch(request, env);
+    expect(response.status).toBe(413);
+    expect(sent).toBeLessThan(20); // stopped reading at the limit instead of buffering it all
+  });
+
   it("refuses another protocol version, a missing one, and unauthenticated requests", async () => {
     const worker = edge();
     const wrong = await post(worker, "push", { protocol: 2, commands: [] });

@@ -105,4 +105,25 @@ describe("outbox relay to the event stream object", () => {
       expect(left.n).toBe(0);
     });
   });
+
+  it("kick() arms nothing while the outbox is empty, and relays once something is pending", async () => {
+    const probe = env.PROBE.get(env.PROBE.idFromName(`outbox-kick-${crypto.randomUUID()}`));
+    await runInDurableObject(probe, async (_instance, state) => {
+      const store = createSqlEventStore(state.storage, { outbox: true });
+      let timers = 0;
+      const clock: Clock = {
+        now: () => 0,
+        setTimeout: () => {
+          timers++;
+          return () => {};
+        },
+      };
+      const relay = createOutboxRelay({ storage: state.storage, clock, target: { ingest: async () => {} } });
+      relay.kick();
+      expect(timers).toBe(0);
+      await store.append("s", [{ type: "A" }]);
+      relay.kick();
+      expect(timers).toBe(1);
+    });
+  });
 });
