@@ -1,0 +1,10 @@
+/**
+ * `x3m-system/broadcast-channel`: browser tabs (and workers) of one origin as nodes of one cluster.
+ * @module
+ */
+export {
+  type BroadcastChannelLike,
+  type BroadcastChannelTransportOptions,
+  broadcastChannelTransport,
+} from "./broadcast-channel-transport.ts";
+export type { LockManagerLike } from "./liveness-locks.ts";
