@@ -29,6 +29,7 @@ const accountRouter = (env: Env) => {
       open_account: accounts.onNew("open"),
       deposit: accounts.on("deposit"),
       withdraw: accounts.on("withdraw"),
+      close_account: accounts.on("withdraw_all_and_close"),
       balance: async (msg) => {
         const id = String(msg.rawRequest.id ?? "");
         const current = id ? await accounts.state(id) : undefined;

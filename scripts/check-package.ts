@@ -9,4 +9,10 @@ node.register(defineRouter({ name: "check", services: { ping: (msg) => msg.ok("p
 const reply = await node.dispatch(Message.new("ping"));
 assert.deepEqual(reply.response, { status: "ok", payload: "pong" });
 await node.close();
-console.log("package check: x3m-system and x3m-system/testing import and dispatch from dist/");
+// The browser entry points load in any runtime (they touch browser APIs only when called).
+const tabs = await import("x3m-system/broadcast-channel");
+const offline = await import("x3m-system/indexeddb");
+assert.equal(typeof tabs.broadcastChannelTransport, "function");
+assert.equal(typeof offline.createOfflineClient, "function");
+assert.equal(typeof offline.openIndexedDbEventStore, "function");
+console.log("package check: x3m-system, /testing, /broadcast-channel and /indexeddb import from dist/");

@@ -11,6 +11,10 @@ export const SdkErrorCode = {
   NODE_CLOSED: "NODE_CLOSED",
   INVALID_OPTIONS: "INVALID_OPTIONS",
   INVALID_SCHEDULE: "INVALID_SCHEDULE",
+  /** The browser refused to store more (IndexedDB quota); nothing of the failed write was kept. */
+  STORAGE_QUOTA_EXCEEDED: "STORAGE_QUOTA_EXCEEDED",
+  /** A storage write or read failed (aborted transaction, closed connection); nothing was half-written. */
+  STORAGE_FAILED: "STORAGE_FAILED",
 } as const;
 
 export type SdkErrorCode = (typeof SdkErrorCode)[keyof typeof SdkErrorCode];

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
+import type { TopicSubscription } from "./mesh/pubsub.ts";
 import { type Message, messageFromWire } from "./message.ts";
 import { exceedsBytes, parseJsonSafely } from "./safe-json.ts";
 import { idSchema, messageDataSchema, nameSchema } from "./wire-schema.ts";
@@ -20,18 +21,34 @@ export interface AnnounceFrame {
   readonly kind: "announce";
   readonly from: string;
   readonly services: readonly AnnouncedService[];
+  /** The node's topic subscriptions (of its public services); absent = none. */
+  readonly topics?: readonly TopicSubscription[];
 }
 export interface LeaveFrame {
   readonly kind: "leave";
   readonly from: string;
+}
+/** The sender is draining: choose it no more; it still answers what it already received. */
+export interface DrainFrame {
+  readonly kind: "drain";
+  readonly from: string;
+}
+/** A `cast` request was authorized and started: the caller stops waiting (no reply follows). */
+export interface AcceptedFrame {
+  readonly kind: "accepted";
+  readonly from: string;
+  readonly attemptId: string;
 }
 export interface RequestFrame {
   readonly kind: "request";
   readonly from: string;
   /** Unique per attempt, so a late reply can never satisfy another attempt. */
   readonly attemptId: string;
-  /** `invoke` runs the service; `authorize` only asks the router's `authorize`. */
-  readonly op: "invoke" | "authorize";
+  /**
+   * `invoke` runs the service and replies; `authorize` only asks the router's `authorize`; `cast` runs it
+   * and answers `accepted` once authorized and started (or a reply when refused).
+   */
+  readonly op: "invoke" | "authorize" | "cast";
   /** Set when a router's `chooseNode` forwarded the call: the target serves it without choosing again. */
   readonly forwarded?: boolean;
   readonly envelope: Message;
@@ -44,7 +61,7 @@ export interface ReplyFrame {
 }
 
 /** Everything that travels between nodes. */
-export type Frame = AnnounceFrame | LeaveFrame | RequestFrame | ReplyFrame;
+export type Frame = AnnounceFrame | LeaveFrame | DrainFrame | RequestFrame | ReplyFrame | AcceptedFrame;
 
 const base = { v: z.literal(PROTOCOL_VERSION), from: nameSchema };
 const frameSchema = z.discriminatedUnion("kind", [
@@ -52,13 +69,16 @@ const frameSchema = z.discriminatedUnion("kind", [
     ...base,
     kind: z.literal("announce"),
     services: z.array(z.object({ name: nameSchema, router: nameSchema })).check(z.maxLength(10_000)),
+    topics: z.optional(z.array(z.object({ topic: nameSchema, service: nameSchema })).check(z.maxLength(10_000))),
   }),
   z.object({ ...base, kind: z.literal("leave") }),
+  z.object({ ...base, kind: z.literal("drain") }),
+  z.object({ ...base, kind: z.literal("accepted"), attemptId: idSchema }),
   z.object({
     ...base,
     kind: z.literal("request"),
     attemptId: idSchema,
-    op: z.enum(["invoke", "authorize"]),
+    op: z.enum(["invoke", "authorize", "cast"]),
     forwarded: z.optional(z.boolean()),
     envelope: messageDataSchema,
   }),

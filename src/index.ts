@@ -27,6 +27,23 @@ export {
   evaluateAcl,
   parseAclPolicies,
 } from "./mesh/acl.ts";
+export type { CastResult } from "./mesh/cast.ts";
+export type { DrainOptions, NodeState } from "./mesh/drain.ts";
+export { type PublishOptions, type TopicDelivery, TopicRegistry, type TopicSubscription } from "./mesh/pubsub.ts";
+export {
+  createSpanRecorder,
+  otlpTraceRequest,
+  type Span,
+  SpanKind,
+  type SpanRecorderOptions,
+} from "./mesh/spans.ts";
+export {
+  formatTraceparent,
+  newSpanId,
+  newTraceparent,
+  parseTraceparent,
+  type TraceContext,
+} from "./mesh/trace-context.ts";
 export {
   type AggregateMeta,
   type DryRun,

@@ -2,6 +2,7 @@ import { systemClock } from "./clock.ts";
 import { type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
 import { FORBIDDEN_KEYS, isValidName, newMessageId } from "./ids.ts";
 import { currentLogContext, type LogContext } from "./log-context.ts";
+import { normalizeTraceparent } from "./mesh/trace-context.ts";
 import { Response } from "./response.ts";
 import { assertNoForbiddenKeys } from "./safe-json.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
@@ -44,6 +45,11 @@ export interface MessageData<TRequest = unknown> {
   readonly originNode: string | null;
   /** True once a response is set: the message goes back to the caller without further processing. */
   readonly halted: boolean;
+  /**
+   * The W3C trace context the message is handled in (`00-<trace id>-<span id>-<flags>`); the dispatcher
+   * makes one when it is missing. Invalid values from the wire are dropped.
+   */
+  readonly traceparent?: string;
 }
 
 export interface NewMessageOptions {
@@ -59,6 +65,8 @@ export interface NewMessageOptions {
   dryRun?: DryRun;
   /** @default the current log context (see `setLogContextStorage`) */
   logContext?: LogContext;
+  /** A W3C `traceparent` to continue a trace (e.g. an incoming HTTP request's). @default a new trace, made at dispatch */
+  traceparent?: string;
 }
 
 function invalid(message: string, details?: unknown): SdkClientError {
@@ -100,6 +108,7 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
   readonly aggregateMeta: AggregateMeta;
   readonly originNode: string | null;
   readonly halted: boolean;
+  readonly traceparent: string | undefined;
 
   /** @internal Use `Message.new`, `Message.causedBy` or `Message.parse`. */
   constructor(data: MessageData<TRequest>) {
@@ -119,6 +128,7 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
     this.aggregateMeta = data.aggregateMeta;
     this.originNode = data.originNode;
     this.halted = data.halted;
+    this.traceparent = data.traceparent;
     Object.freeze(this);
   }
 
@@ -127,6 +137,10 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
     if (!isValidName(serviceName)) throw invalid(`"${String(serviceName)}" is not a valid service name`);
     const dryRun = options.dryRun ?? false;
     assertDryRun(dryRun);
+    const traceparent = options.traceparent === undefined ? undefined : normalizeTraceparent(options.traceparent);
+    if (options.traceparent !== undefined && traceparent === undefined) {
+      throw invalid(`"${String(options.traceparent)}" is not a W3C traceparent`);
+    }
     const id = options.id || newMessageId();
     return new Message({
       serviceName,
@@ -145,15 +159,21 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
       aggregateMeta: {},
       originNode: null,
       halted: false,
+      traceparent,
     });
   }
 
-  /** A child message: new id, the parent's correlation id, and the parent's id as causation id. */
+  /**
+   * A child message: new id, the parent's correlation id, the parent's id as causation id, and the
+   * parent's trace context, so its dispatch opens a span whose parent is the span the parent ran in.
+   */
   static causedBy(serviceName: string, parent: MessageData, options: { rawRequest?: RawRequest } = {}): Message {
+    const traceparent = normalizeTraceparent(parent.traceparent);
     return Message.new(serviceName, {
       correlationId: parent.correlationId,
       causationId: parent.id,
       ...(options.rawRequest === undefined ? {} : { rawRequest: options.rawRequest }),
+      ...(traceparent === undefined ? {} : { traceparent }),
     });
   }
 
@@ -314,5 +334,6 @@ export function messageFromWire(data: MessageWireData): Message {
     aggregateMeta: data.aggregateMeta ?? {},
     originNode: data.originNode ?? null,
     halted: data.halted ?? false,
+    traceparent: normalizeTraceparent(data.traceparent),
   });
 }

@@ -1,13 +1,24 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { SdkClientError, SdkErrorCode } from "./errors.ts";
-import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, type Frame, type RequestFrame } from "./frames.ts";
+import {
+  type AnnounceFrame,
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  type RequestFrame,
+} from "./frames.ts";
 import { isValidName } from "./ids.ts";
+import { type CastResult, castFailed, triesNextProvider } from "./mesh/cast.ts";
+import { DRAINING, type DrainOptions, type NodeState } from "./mesh/drain.ts";
+import { type PublishOptions, type TopicDelivery, TopicRegistry, topicCopy } from "./mesh/pubsub.ts";
+import { childTraceparent, newTraceparent, spanIdOf } from "./mesh/trace-context.ts";
 import { Message } from "./message.ts";
 import { type NodeOrder, randomOrder } from "./node-order.ts";
 import { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";
 import { Response, type TriedNode } from "./response.ts";
 import { type AnyRouter, type NoReply, noReply } from "./router.ts";
-import { describeError, type ServeContext, serve } from "./serve.ts";
+import { describeError, type ServeContext, type Served, serve } from "./serve.ts";
 import { createTelemetry, type Telemetry } from "./telemetry.ts";
 import type { Transport, TransportLink } from "./transport.ts";
 
@@ -50,12 +61,27 @@ export interface SystemNode {
   readonly telemetry: Telemetry;
   /** The node's service table (read it; the node keeps it up to date). */
   readonly registry: ServiceRegistry;
+  /** The node's topic subscriptions and its peers' (read it; `subscribe` changes it). */
+  readonly topics: TopicRegistry;
+  /** `running`, then `draining` after `drain()`, then `stopped` once it left (`drain` or `close`). */
+  readonly state: NodeState;
   /** Registers routers and announces their public services to every peer. */
   register(...routers: AnyRouter[]): void;
   /** Joins the peers reachable through `transport`. */
   connect(transport: Transport): Promise<void>;
   /** Finds a provider, runs the service there and returns the resolved message. Never throws for a failed call. */
   dispatch(message: Message, options?: DispatchOptions): Promise<Message>;
+  /**
+   * Fire-and-forget: resolves once a provider authorized the message and started it, without waiting for
+   * its result. Providers that decline (`try_another_node`, draining) or are gone are skipped.
+   */
+  cast(message: Message, options?: DispatchOptions): Promise<CastResult>;
+  /** Makes local service `serviceName` receive every message published on `topic`; returns the unsubscribe. */
+  subscribe(topic: string, serviceName: string): () => void;
+  /** Withdraws a subscription; returns whether there was one. */
+  unsubscribe(topic: string, serviceName: string): boolean;
+  /** Delivers a caused-by copy of `message` to every subscriber of `topic` it can reach, here and on peers. */
+  publish(topic: string, message: Message, options?: PublishOptions): Promise<TopicDelivery[]>;
   /** `dispatch` with `dryRun: true` (kept when it is already `"verbose"`). */
   validate(message: Message, options?: DispatchOptions): Promise<Message>;
   /** Asks the first provider's router whether `message` would be authorized. */
@@ -64,12 +90,18 @@ export interface SystemNode {
   discover(message: Message): Provider[];
   /** Ids of the peers this node knows. */
   peers(): string[];
-  /** Tells peers it is leaving, fails requests in flight, closes its transports. */
+  /**
+   * Leaves gracefully: tells peers (who stop choosing it at once), answers their new requests with
+   * `try_another_node`, finishes the work in flight (at most `timeoutMs`), then leaves like `close()`.
+   */
+  drain(options?: DrainOptions): Promise<void>;
+  /** Leaves at once: tells peers it is leaving, fails requests in flight, closes its transports. */
   close(): Promise<void>;
 }
 
 type Outcome =
   | { kind: "reply"; message: Message }
+  | { kind: "accepted" }
   | { kind: "timeout" }
   | { kind: "failed"; reason: unknown }
   | { kind: "rejected"; error: SdkClientError };
@@ -80,7 +112,16 @@ interface Connection {
 
 interface PendingAttempt {
   readonly node: string;
+  readonly op: RequestFrame["op"];
   settle(outcome: Outcome): void;
+}
+
+interface Draining {
+  readonly startedAt: number;
+  readonly done: Promise<void>;
+  readonly resolve: () => void;
+  readonly cancelTimer: () => void;
+  finishing: boolean;
 }
 
 function randomNodeId(): string {
@@ -96,6 +137,7 @@ class Node implements SystemNode {
   readonly id: string;
   readonly telemetry: Telemetry;
   readonly registry = new ServiceRegistry();
+  readonly topics = new TopicRegistry();
   private readonly clock: Clock;
   private readonly timeoutMs: number;
   private readonly maxFrameBytes: number;
@@ -106,8 +148,13 @@ class Node implements SystemNode {
   private readonly pending = new Map<string, PendingAttempt>();
   private readonly attemptPrefix = crypto.randomUUID().slice(0, 8);
   private readonly serveContext: ServeContext;
+  /** Peers that announced they are draining: their announcements are ignored until they leave. */
+  private readonly drainingPeers = new Set<string>();
   private attemptCounter = 0;
+  /** Calls running on this node that have not answered yet (async handlers, peers' requests, accepted casts). */
+  private inFlight = 0;
   private cancelAnnounceTimer: (() => void) | undefined;
+  private draining: Draining | undefined;
   private closed = false;
 
   constructor(options: NodeOptions) {
@@ -129,6 +176,10 @@ class Node implements SystemNode {
     this.announceIntervalMs = options.announceIntervalMs ?? 20_000;
   }
 
+  get state(): NodeState {
+    return this.closed ? "stopped" : this.draining ? "draining" : "running";
+  }
+
   register(...routers: AnyRouter[]): void {
     this.assertOpen();
     for (const router of routers) {
@@ -140,6 +191,7 @@ class Node implements SystemNode {
 
   async connect(transport: Transport): Promise<void> {
     this.assertOpen();
+    if (this.draining) throw new SdkClientError(SdkErrorCode.NODE_CLOSED, `node "${this.id}" is draining`);
     const connection: Connection = { transport };
     const link: TransportLink = {
       nodeId: this.id,
@@ -156,7 +208,7 @@ class Node implements SystemNode {
     this.connections.push(connection);
     // A node alone holds no timer: the periodic re-announcement starts with the first transport.
     if (!this.cancelAnnounceTimer && this.announceIntervalMs > 0) this.scheduleAnnounce(this.announceIntervalMs);
-    this.send(connection, { kind: "announce", from: this.id, services: this.registry.publicServices() });
+    this.send(connection, this.draining ? { kind: "drain", from: this.id } : this.announceFrame());
   }
 
   discover(message: Message): Provider[] {
@@ -178,8 +230,8 @@ class Node implements SystemNode {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const { clock, telemetry } = this;
     const startedAt = clock.now();
-    const sent = message.with({ invokedAt: startedAt, originNode: message.originNode ?? this.id });
-    const meta = telemetry.active ? { message: sent, callerNode: this.id } : undefined;
+    const sent = this.stamp(message, startedAt);
+    const meta = telemetry.active ? this.callMeta(sent, message) : undefined;
     if (meta) telemetry.emit("discovering_service", { start: startedAt, monoStart: startedAt }, meta);
 
     const found = this.discover(sent);
@@ -192,21 +244,24 @@ class Node implements SystemNode {
     }
     const providers = found.length > 1 ? (options.nodeOrder ?? this.nodeOrder)(found, sent) : found;
     const tried: TriedNode[] = [];
-    for (const provider of providers) {
+    for (let i = 0; i < providers.length; i++) {
+      const provider = providers[i] as Provider;
+      // Every attempt starts from the message as sent: never from a halted earlier reply (reference §4.4 bug).
+      // Each attempt is a span of its own: the first one's id is already in `sent`.
+      const sentNow = i === 0 ? sent : nextAttempt(sent);
       // Telemetry is built only when someone listens: it is most of the cost of a fast local call.
-      const serviceMeta = meta && { ...meta, serviceNode: provider.node };
+      const serviceMeta = meta && this.attemptMeta(meta, sentNow, provider.node);
       const invokedAt = serviceMeta ? clock.now() : 0;
       if (serviceMeta) {
         telemetry.emit("service_found", { time: invokedAt, duration: invokedAt - startedAt }, serviceMeta);
         telemetry.emit("invoking_service", { start: invokedAt, monoStart: invokedAt }, serviceMeta);
       }
-      // Every attempt starts from the message as sent: never from a halted earlier reply (reference §4.4 bug).
       const attempt =
         provider.node === LOCAL
-          ? this.invokeLocal(sent, timeoutMs)
-          : this.invokeRemote(provider.node, sent, { op: "invoke", timeoutMs });
+          ? this.invokeLocal(sentNow, timeoutMs)
+          : this.invokeRemote(provider.node, sentNow, { op: "invoke", timeoutMs });
       const outcome = attempt instanceof Promise ? await attempt : attempt;
-      const resolved = this.resolve(sent, outcome, timeoutMs);
+      const resolved = this.resolve(sentNow, outcome, timeoutMs);
       if (serviceMeta) {
         const time = clock.now();
         telemetry.emit(
@@ -226,6 +281,126 @@ class Node implements SystemNode {
       return resolved;
     }
     return sent.return(Response.noNodesAvailable(tried));
+  }
+
+  async cast(message: Message, options: DispatchOptions = {}): Promise<CastResult> {
+    if (message.halted) return { accepted: false, response: message.response ?? Response.error("halted") };
+    this.assertOpen();
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const { clock, telemetry } = this;
+    const startedAt = clock.now();
+    const sent = this.stamp(message, startedAt);
+    const meta = telemetry.active ? { ...this.callMeta(sent, message), cast: true } : undefined;
+    if (meta) telemetry.emit("discovering_service", { start: startedAt, monoStart: startedAt }, meta);
+    const found = this.discover(sent);
+    const providers = found.length > 1 ? (options.nodeOrder ?? this.nodeOrder)(found, sent) : found;
+    const tried: TriedNode[] = [];
+    let refusal: Response | undefined = found.length === 0 ? Response.serviceUnavailable(sent.serviceName) : undefined;
+    if (meta && refusal) {
+      const time = clock.now();
+      telemetry.emit("service_not_found", { time, duration: time - startedAt }, meta);
+    }
+    for (let i = 0; i < providers.length && !refusal; i++) {
+      const provider = providers[i] as Provider;
+      const sentNow = i === 0 ? sent : nextAttempt(sent);
+      const serviceMeta = meta && this.attemptMeta(meta, sentNow, provider.node);
+      const invokedAt = clock.now();
+      if (serviceMeta) telemetry.emit("invoking_service", { start: invokedAt, monoStart: invokedAt }, serviceMeta);
+      const attempt =
+        provider.node === LOCAL
+          ? this.castLocal(sentNow, timeoutMs)
+          : this.invokeRemote(provider.node, sentNow, { op: "cast", timeoutMs });
+      const outcome = attempt instanceof Promise ? await attempt : attempt;
+      const resolved = this.resolve(sentNow, outcome, timeoutMs);
+      if (serviceMeta) {
+        const time = clock.now();
+        const accepted = outcome.kind === "accepted";
+        telemetry.emit(
+          "service_responded",
+          { time, duration: time - invokedAt },
+          { ...serviceMeta, message: resolved, accepted },
+        );
+      }
+      if (outcome.kind === "accepted") return { accepted: true, node: provider.node };
+      if (outcome.kind === "failed") tried.push({ node: provider.node, reason: outcome.reason });
+      else if (outcome.kind === "reply" && triesNextProvider(resolved)) {
+        const response = resolved.response as Response;
+        tried.push({ node: provider.node, reason: "reason" in response ? response.reason : response.status });
+      } else refusal = resolved.response ?? Response.error("no_response");
+    }
+    const response = refusal ?? Response.noNodesAvailable(tried);
+    const time = clock.now();
+    telemetry.emit(
+      "cast_rejected",
+      { time, duration: time - startedAt },
+      { message: sent, response, callerNode: this.id },
+    );
+    return { accepted: false, response };
+  }
+
+  subscribe(topic: string, serviceName: string): () => void {
+    this.assertOpen();
+    for (const name of [topic, serviceName]) {
+      if (!isValidName(name)) {
+        throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, `"${String(name)}" cannot be a topic or service name`);
+      }
+    }
+    if (this.topics.subscribe(topic, serviceName)) this.announce();
+    return () => {
+      this.unsubscribe(topic, serviceName);
+    };
+  }
+
+  unsubscribe(topic: string, serviceName: string): boolean {
+    const removed = this.topics.unsubscribe(topic, serviceName);
+    if (removed && !this.closed) this.announce();
+    return removed;
+  }
+
+  async publish(topic: string, message: Message, options: PublishOptions = {}): Promise<TopicDelivery[]> {
+    this.assertOpen();
+    if (!isValidName(topic))
+      throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, `"${String(topic)}" cannot be a topic`);
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const startedAt = this.clock.now();
+    // The publication is a span; each delivery is a child span of it.
+    const published = this.stamp(message, startedAt);
+    const deliveries = await Promise.all(
+      this.topics
+        .subscribers(topic)
+        .map(({ node, service }) => this.deliver(topic, published, { node, service, timeoutMs })),
+    );
+    if (this.telemetry.active) {
+      const time = this.clock.now();
+      const failed = deliveries.filter((delivery) => !delivery.ok).length;
+      this.telemetry.emit(
+        "topic_published",
+        { time, duration: time - startedAt, subscribers: deliveries.length, failed },
+        { ...this.callMeta(published, message), topic, spanId: spanIdOf(published.traceparent as string) },
+      );
+    }
+    return deliveries;
+  }
+
+  drain(options: DrainOptions = {}): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.draining) return this.draining.done;
+    const startedAt = this.clock.now();
+    let resolve: () => void = () => {};
+    const done = new Promise<void>((settle) => {
+      resolve = settle;
+    });
+    const cancelTimer = this.clock.setTimeout(() => void this.finishDrain(true), options.timeoutMs ?? 30_000);
+    this.draining = { startedAt, done, resolve, cancelTimer, finishing: false };
+    this.cancelAnnounceTimer?.();
+    for (const connection of this.connections) this.send(connection, { kind: "drain", from: this.id });
+    this.telemetry.emit(
+      "draining_started",
+      { time: startedAt, inFlight: this.inFlight + this.pending.size },
+      { node: this.id },
+    );
+    this.checkDrained();
+    return done;
   }
 
   async authorized(message: Message, options: DispatchOptions = {}): Promise<boolean | "service_unavailable"> {
@@ -257,11 +432,96 @@ class Node implements SystemNode {
     if (this.closed) return;
     this.closed = true;
     this.cancelAnnounceTimer?.();
+    this.draining?.cancelTimer();
     for (const connection of this.connections) this.send(connection, { kind: "leave", from: this.id });
     for (const attempt of [...this.pending.values()]) attempt.settle({ kind: "failed", reason: "node_closed" });
     await Promise.all(this.connections.map((c) => c.transport.close()));
     this.connections.length = 0;
     this.peerConnections.clear();
+    this.drainingPeers.clear();
+    this.draining?.resolve();
+  }
+
+  /** Drained when nothing runs here and no answer is awaited; a timeout ends the wait anyway. */
+  private checkDrained(): void {
+    if (this.draining && this.inFlight === 0 && this.pending.size === 0) void this.finishDrain(false);
+  }
+
+  private async finishDrain(forced: boolean): Promise<void> {
+    const draining = this.draining;
+    if (!draining || draining.finishing || this.closed) return;
+    draining.finishing = true;
+    draining.cancelTimer();
+    const time = this.clock.now();
+    this.telemetry.emit(
+      "draining_finished",
+      { time, duration: time - draining.startedAt, abandoned: this.inFlight + this.pending.size },
+      { node: this.id, forced },
+    );
+    await this.close();
+  }
+
+  /** The message as this node sends it: dispatch time, origin, and a new span (in the caller's trace, or a new one). */
+  private stamp(message: Message, now: number): Message {
+    const parent = message.traceparent;
+    return message.with({
+      invokedAt: now,
+      originNode: message.originNode ?? this.id,
+      traceparent: parent === undefined ? newTraceparent() : childTraceparent(parent),
+    });
+  }
+
+  /** Telemetry metadata of a call; `parentSpanId` is the span the caller ran in, if it had one. */
+  private callMeta(sent: Message, original: Message) {
+    const parent = original.traceparent;
+    return { message: sent, callerNode: this.id, parentSpanId: parent === undefined ? undefined : spanIdOf(parent) };
+  }
+
+  private attemptMeta(meta: ReturnType<Node["callMeta"]>, sent: Message, serviceNode: string) {
+    return { ...meta, message: sent, serviceNode, spanId: spanIdOf(sent.traceparent as string) };
+  }
+
+  /** One subscriber's delivery of a publication: a caused-by copy, through its node's router. */
+  private async deliver(
+    topic: string,
+    published: Message,
+    target: { node: string; service: string; timeoutMs: number },
+  ): Promise<TopicDelivery> {
+    const { node, service, timeoutMs } = target;
+    const { clock, telemetry } = this;
+    const copy = topicCopy(published, service, childTraceparent(published.traceparent as string));
+    const meta = telemetry.active
+      ? {
+          message: copy,
+          callerNode: this.id,
+          serviceNode: node,
+          topic,
+          spanId: spanIdOf(copy.traceparent as string),
+          parentSpanId: spanIdOf(published.traceparent as string),
+        }
+      : undefined;
+    const invokedAt = clock.now();
+    if (meta) telemetry.emit("invoking_service", { start: invokedAt, monoStart: invokedAt }, meta);
+    const attempt =
+      node === LOCAL ? this.invokeLocal(copy, timeoutMs) : this.invokeRemote(node, copy, { op: "invoke", timeoutMs });
+    const outcome = attempt instanceof Promise ? await attempt : attempt;
+    const resolved = this.resolve(copy, outcome, timeoutMs);
+    if (meta) {
+      const time = clock.now();
+      telemetry.emit("service_responded", { time, duration: time - invokedAt }, { ...meta, message: resolved });
+    }
+    switch (outcome.kind) {
+      case "reply":
+        return { node, service, ok: true, reply: resolved };
+      case "timeout":
+        return { node, service, ok: false, reason: "service_timeout" };
+      case "failed":
+        return { node, service, ok: false, reason: outcome.reason };
+      case "rejected":
+        return { node, service, ok: false, reason: { code: outcome.error.code, message: outcome.error.message } };
+      case "accepted":
+        return { node, service, ok: false, reason: "unexpected_acknowledgement" };
+    }
   }
 
   private assertOpen(): void {
@@ -271,7 +531,12 @@ class Node implements SystemNode {
   private resolve(sent: Message, outcome: Outcome, timeoutMs: number): Message {
     switch (outcome.kind) {
       case "reply":
-        return outcome.message;
+        // The caller's view of the call: the reply carries the attempt's trace context, not the provider's.
+        return outcome.message.traceparent === sent.traceparent
+          ? outcome.message
+          : outcome.message.with({ traceparent: sent.traceparent });
+      case "accepted":
+        return sent;
       case "timeout":
         return sent.return(Response.serviceTimeout(sent.serviceName, sent.id, timeoutMs));
       case "rejected":
@@ -291,16 +556,82 @@ class Node implements SystemNode {
     const served = serve(local, message, this.serveContext);
     if (served instanceof Message) return { kind: "reply", message: served };
     const pending = served === noReply ? undefined : served;
+    if (pending) this.inFlight++;
     return this.withTimeout(timeoutMs, (settle, isSettled) => {
       pending?.then(
         (result) => {
+          this.ran();
           if (result === noReply) return;
           if (isSettled()) this.telemetry.emit("late_reply_dropped", {}, { service: message.serviceName, from: LOCAL });
           else settle({ kind: "reply", message: result });
         },
+        (error) => {
+          this.ran();
+          settle({ kind: "reply", message: message.error({ exception: describeError(error) }) });
+        },
+      );
+    });
+  }
+
+  /** A call counted in `inFlight` has finished. */
+  private ran(): void {
+    this.inFlight--;
+    this.checkDrained();
+  }
+
+  /**
+   * Casts to a local service: accepted once its router authorized it (`onAccepted`), refused with the
+   * router's answer otherwise. The handler's outcome is only reported (`cast_failed`), never awaited.
+   */
+  private castLocal(message: Message, timeoutMs: number): Outcome | Promise<Outcome> {
+    const local = this.registry.localService(message.serviceName);
+    if (!local) return { kind: "failed", reason: "service_gone" };
+    let accepted = false;
+    let settleLater: ((outcome: Outcome) => void) | undefined;
+    const served = serve(local, message, this.serveContext, {
+      onAccepted: () => {
+        accepted = true;
+        settleLater?.({ kind: "accepted" });
+      },
+    });
+    this.afterCast(served, () => accepted);
+    if (!(served instanceof Promise)) {
+      if (accepted || served === noReply) return { kind: "accepted" };
+      return { kind: "reply", message: served };
+    }
+    if (accepted) return { kind: "accepted" };
+    return this.withTimeout(timeoutMs, (settle) => {
+      settleLater = settle;
+      served.then(
+        (result) => settle(accepted || result === noReply ? { kind: "accepted" } : { kind: "reply", message: result }),
         (error) => settle({ kind: "reply", message: message.error({ exception: describeError(error) }) }),
       );
     });
+  }
+
+  /** Reports the outcome of an accepted cast (`cast_failed`), and counts it in flight until it ends. */
+  private afterCast(served: Served, accepted: () => boolean): void {
+    const report = (result: Message | NoReply) => {
+      if (result instanceof Message && accepted() && castFailed(result)) {
+        this.telemetry.emit(
+          "cast_failed",
+          {},
+          { node: this.id, service: result.serviceName, message: result, response: result.response },
+        );
+      }
+    };
+    if (!(served instanceof Promise)) {
+      report(served);
+      return;
+    }
+    this.inFlight++;
+    served.then(
+      (result) => {
+        this.ran();
+        report(result);
+      },
+      () => this.ran(),
+    );
   }
 
   private invokeRemote(
@@ -312,7 +643,7 @@ class Node implements SystemNode {
     if (!connection) return Promise.resolve({ kind: "failed", reason: "node_unreachable" });
     const attemptId = `${this.attemptPrefix}-${(++this.attemptCounter).toString(36)}`;
     return this.withTimeout(options.timeoutMs, (settle) => {
-      this.pending.set(attemptId, { node, settle });
+      this.pending.set(attemptId, { node, op: options.op, settle });
       const frame: RequestFrame = {
         kind: "request",
         from: this.id,
@@ -332,7 +663,10 @@ class Node implements SystemNode {
       } catch (error) {
         settle({ kind: "failed", reason: { transportError: describeError(error).message } });
       }
-    }).finally(() => this.pending.delete(attemptId));
+    }).finally(() => {
+      this.pending.delete(attemptId);
+      this.checkDrained();
+    });
   }
 
   /** Runs `start`, settling with the first outcome or with a timeout after `timeoutMs`. */
@@ -393,7 +727,14 @@ class Node implements SystemNode {
     switch (frame.kind) {
       case "announce":
         this.notePeer(connection, frame.from);
+        // A draining peer's announcements (sent before its drain frame, delivered after) change nothing.
+        if (this.drainingPeers.has(frame.from)) return;
         this.registry.registerRemote(frame.from, frame.services);
+        this.topics.registerRemote(frame.from, frame.topics ?? []);
+        return;
+      case "drain":
+        this.notePeer(connection, frame.from);
+        this.peerDraining(frame.from);
         return;
       case "leave":
         this.peerLeft(connection, frame.from, "node_left");
@@ -403,9 +744,21 @@ class Node implements SystemNode {
         void this.serveRemote(connection, frame);
         return;
       case "reply":
-        this.settleReply(frame.from, frame.attemptId, frame.envelope);
+        this.settleAttempt(frame.from, frame.attemptId, { kind: "reply", message: frame.envelope }, frame.envelope);
+        return;
+      case "accepted":
+        this.settleAttempt(frame.from, frame.attemptId, { kind: "accepted" });
         return;
     }
+  }
+
+  /** A draining peer is chosen no more (its services and subscriptions go), but its answers still count. */
+  private peerDraining(peer: string): void {
+    if (this.drainingPeers.has(peer)) return;
+    this.drainingPeers.add(peer);
+    this.registry.unregisterNode(peer);
+    this.topics.unregisterNode(peer);
+    this.telemetry.emit("node_draining", {}, { node: peer });
   }
 
   private rejectFrame(connection: Connection, text: unknown, code: string, reason: string): void {
@@ -418,26 +771,56 @@ class Node implements SystemNode {
     );
   }
 
-  private settleReply(from: string, attemptId: string, envelope: Message): void {
+  /** A reply or an acknowledgement arrived: it settles its attempt, if that attempt is still waiting for it. */
+  private settleAttempt(from: string, attemptId: string, outcome: Outcome, envelope?: Message): void {
     const attempt = this.pending.get(attemptId);
-    if (!attempt || attempt.node !== from) {
-      this.telemetry.emit("late_reply_dropped", {}, { attemptId, from, service: envelope.serviceName });
+    // Only a cast is settled by an acknowledgement: an `accepted` frame cannot end a call awaiting its reply.
+    if (!attempt || attempt.node !== from || (outcome.kind === "accepted" && attempt.op !== "cast")) {
+      this.telemetry.emit("late_reply_dropped", {}, { attemptId, from, service: envelope?.serviceName });
       return;
     }
-    attempt.settle({ kind: "reply", message: envelope });
+    attempt.settle(outcome);
   }
 
   private async serveRemote(connection: Connection, frame: RequestFrame): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.answerRemote(connection, frame);
+    } finally {
+      this.ran();
+    }
+  }
+
+  private async answerRemote(connection: Connection, frame: RequestFrame): Promise<void> {
     const message = frame.envelope;
     const local = this.registry.localService(message.serviceName);
     let reply: Message | NoReply;
-    // Private services are never served to a request that arrived over a transport.
-    if (!local || local.entry.visibility === "private") {
+    if (this.draining && frame.op !== "authorize") {
+      // Draining: new work goes elsewhere at once (the caller tries its next provider).
+      reply = message.return(Response.tryAnotherNode(DRAINING));
+    } else if (!local || local.entry.visibility === "private") {
+      // Private services are never served to a request that arrived over a transport.
       reply = message.return(Response.serviceUnavailable(message.serviceName));
     } else if (frame.op === "authorize") {
       reply = message.ok(await local.router.authorized(message));
     } else {
-      reply = await serve(local, message, this.serveContext, { forwarded: frame.forwarded === true });
+      let accepted = false;
+      const onAccepted =
+        frame.op === "cast"
+          ? () => {
+              accepted = true;
+              this.send(connection, { kind: "accepted", from: this.id, attemptId: frame.attemptId }, frame.from);
+            }
+          : undefined;
+      const served = serve(local, message, this.serveContext, {
+        forwarded: frame.forwarded === true,
+        remote: true,
+        ...(onAccepted ? { onAccepted } : {}),
+      });
+      if (onAccepted) this.afterCast(served, () => accepted);
+      reply = await served;
+      // An accepted cast has been answered already (`accepted`); its outcome only goes to telemetry.
+      if (accepted) return;
     }
     if (reply === noReply || this.closed) return;
     try {
@@ -461,7 +844,7 @@ class Node implements SystemNode {
     if (this.peerConnections.has(peer)) return;
     this.peerConnections.set(peer, connection);
     this.telemetry.emit("node_joined", {}, { node: peer });
-    this.send(connection, { kind: "announce", from: this.id, services: this.registry.publicServices() }, peer);
+    this.send(connection, this.draining ? { kind: "drain", from: this.id } : this.announceFrame(), peer);
   }
 
   private peerJoined(connection: Connection, peer: string): void {
@@ -472,21 +855,36 @@ class Node implements SystemNode {
   private peerLeft(connection: Connection, peer: string, reason: string): void {
     if (this.peerConnections.get(peer) !== connection) return;
     this.peerConnections.delete(peer);
+    this.drainingPeers.delete(peer);
     this.registry.unregisterNode(peer);
+    this.topics.unregisterNode(peer);
     for (const attempt of [...this.pending.values()]) {
       if (attempt.node === peer) attempt.settle({ kind: "failed", reason });
     }
     this.telemetry.emit("node_left", {}, { node: peer });
   }
 
-  private announce(): void {
+  /**
+   * What this node offers: its public services, and its subscriptions of public services (a private
+   * service's name never leaves the node, and no peer may deliver to it anyway).
+   */
+  private announceFrame(): AnnounceFrame {
+    const topics = this.topics
+      .localSubscriptions()
+      .filter(({ service }) => this.registry.localService(service)?.entry.visibility === "public");
     const services = this.registry.publicServices();
-    for (const connection of this.connections) this.send(connection, { kind: "announce", from: this.id, services });
+    return { kind: "announce", from: this.id, services, ...(topics.length > 0 ? { topics } : {}) };
+  }
+
+  private announce(): void {
+    if (this.draining || this.connections.length === 0) return;
+    const frame = this.announceFrame();
+    for (const connection of this.connections) this.send(connection, frame);
   }
 
   private scheduleAnnounce(intervalMs: number): void {
     this.cancelAnnounceTimer = this.clock.setTimeout(() => {
-      if (this.closed) return;
+      if (this.closed || this.draining) return;
       this.announce();
       this.scheduleAnnounce(intervalMs);
     }, intervalMs);
@@ -513,4 +911,9 @@ class Node implements SystemNode {
       );
     }
   }
+}
+
+/** The message of a further attempt: as sent, in a span of its own. */
+function nextAttempt(sent: Message): Message {
+  return sent.with({ traceparent: childTraceparent(sent.traceparent as string) });
 }

@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.ts";
 import { runWithLogContext } from "./log-context.ts";
+import { childTraceparent, newTraceparent, spanIdOf } from "./mesh/trace-context.ts";
 import { Message } from "./message.ts";
 import type { LocalService } from "./registry.ts";
 import {
@@ -46,6 +47,16 @@ function andThen<TValue, TResult>(
   return value instanceof Promise ? value.then(next) : next(value);
 }
 
+/** How a call reached `serve`. */
+export interface ServeOptions {
+  /** A router's `chooseNode` on another node already chose this one: run it here. */
+  readonly forwarded?: boolean;
+  /** The request came from a peer: the handler runs in a new (server) span. */
+  readonly remote?: boolean;
+  /** Called once the call is authorized and about to run (or be forwarded): a cast's acknowledgement. */
+  readonly onAccepted?: () => void;
+}
+
 /**
  * The provider side of a call (reference §3.3-3.4): authorize (deny by default), let the router choose
  * the node, run the handler, strip the reply; the message's log context is re-entered around each user
@@ -56,7 +67,7 @@ export function serve(
   service: LocalService,
   message: Message,
   context: ServeContext,
-  options: { forwarded?: boolean } = {},
+  options: ServeOptions = {},
 ): Served {
   const { router, entry } = service;
   const { telemetry } = context;
@@ -67,29 +78,49 @@ export function serve(
   const authorization = runWithLogContext(message.logContext, () => authorizationOf(router.definition, message));
   return andThen(authorization, (result: Authorization): Served => {
     if (!result.allowed) return stripReply(message.error(result.reason));
-    if (options.forwarded) return execute(service, message, context);
+    const remote = options.remote === true;
+    if (options.forwarded) {
+      options.onAccepted?.();
+      return execute(service, message, context, remote);
+    }
     let choice: string | Promise<string>;
     try {
       choice = runWithLogContext(message.logContext, () => nodeChoiceOf(router.definition, message));
     } catch (error) {
       return stripReply(message.error({ exception: describeError(error) }));
     }
-    const route = (target: string): Served =>
-      target === "local" || target === context.nodeId
-        ? execute(service, message, context)
+    const route = (target: string): Served => {
+      options.onAccepted?.();
+      return target === "local" || target === context.nodeId
+        ? execute(service, message, context, remote)
         : context.forward(target, message);
+    };
     return choice instanceof Promise
       ? choice.then(route, (error) => stripReply(message.error({ exception: describeError(error) })))
       : route(choice);
   });
 }
 
-function execute(service: LocalService, message: Message, context: ServeContext): Served {
+/** A peer's request runs in its own server span, a child of the caller's attempt span (or a new trace). */
+function serverSpan(received: Message): Message {
+  const parent = received.traceparent;
+  return received.with({ traceparent: parent === undefined ? newTraceparent() : childTraceparent(parent) });
+}
+
+function execute(service: LocalService, received: Message, context: ServeContext, remote: boolean): Served {
   const { clock, telemetry, nodeId } = context;
   const { name } = service.entry;
+  const message = remote ? serverSpan(received) : received;
+  // Span ids in the metadata let a span recorder pair the start and the end of a peer's request.
+  const spanId = remote && telemetry.active ? spanIdOf(message.traceparent as string) : undefined;
   const start = telemetry.active ? clock.now() : 0;
-  if (telemetry.active)
-    telemetry.emit("executing_service", { start, monoStart: start }, { node: nodeId, service: name });
+  if (telemetry.active) {
+    const parentSpanId = received.traceparent === undefined ? undefined : spanIdOf(received.traceparent);
+    const metadata = spanId
+      ? { node: nodeId, service: name, message, spanId, parentSpanId }
+      : { node: nodeId, service: name };
+    telemetry.emit("executing_service", { start, monoStart: start }, metadata);
+  }
 
   const failed = (error: unknown): Message => {
     telemetry.emit("handler_failed", {}, { service: name, error: describeError(error), message });
@@ -105,7 +136,11 @@ function execute(service: LocalService, message: Message, context: ServeContext)
     const reply = stripReply(result);
     if (telemetry.active) {
       const time = clock.now();
-      telemetry.emit("execution_finished", { time, duration: time - start }, { message: reply });
+      telemetry.emit(
+        "execution_finished",
+        { time, duration: time - start },
+        spanId ? { message: reply, spanId } : { message: reply },
+      );
     }
     return reply;
   };

@@ -1,6 +1,7 @@
 /**
  * The telemetry events the SDK emits: the original's names (reference §7.1) plus the ones this port
- * adds for the wire (`frame_rejected`, `late_reply_dropped`, `handler_failed`).
+ * adds for the wire (`frame_rejected`, `late_reply_dropped`, `handler_failed`) and the mesh features
+ * (`cast_*`, `topic_published`, `node_draining`, `draining_*`).
  * README's telemetry table lists every one; a test keeps the two in step.
  */
 export const TELEMETRY_EVENTS = [
@@ -19,6 +20,12 @@ export const TELEMETRY_EVENTS = [
   "frame_rejected",
   "late_reply_dropped",
   "handler_failed",
+  "cast_rejected",
+  "cast_failed",
+  "topic_published",
+  "node_draining",
+  "draining_started",
+  "draining_finished",
   "handle_msg",
   "new_aggr_spawned",
   "alarm_scheduled",
@@ -26,6 +33,9 @@ export const TELEMETRY_EVENTS = [
   "alarm_retry_scheduled",
   "alarm_dead_lettered",
   "alarm_store_failed",
+  "sync_completed",
+  "sync_failed",
+  "sync_command_rejected",
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];

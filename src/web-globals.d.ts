@@ -6,6 +6,9 @@ declare function queueMicrotask(callback: () => void): void;
 declare class TextEncoder {
   encode(input?: string): Uint8Array;
 }
+declare class TextDecoder {
+  decode(input?: Uint8Array): string;
+}
 declare const crypto: {
   randomUUID(): string;
   getRandomValues<TArray extends ArrayBufferView>(array: TArray): TArray;

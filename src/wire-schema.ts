@@ -63,6 +63,8 @@ export const messageDataSchema = z.object({
   aggregateMeta: z.optional(z.object({ id: z.optional(z.string()), version: z.optional(z.int()) })),
   originNode: z.optional(z.nullable(nameSchema)),
   halted: z.optional(z.boolean()),
+  // W3C: an invalid traceparent is ignored, never an error: `messageFromWire` keeps only a valid one.
+  traceparent: z.optional(z.unknown()),
 });
 
 export type MessageWireData = z.infer<typeof messageDataSchema>;

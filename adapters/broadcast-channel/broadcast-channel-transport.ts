@@ -42,6 +42,11 @@ export interface BroadcastChannelTransportOptions {
    * @default globalThis (in a page)
    */
   pageLifecycle?: EventTarget | null;
+  /**
+   * Runs on `pagehide` before the goodbye, while the channel is still open: pass
+   * `() => void node.drain({ timeoutMs: 0 })` so peers hear "draining" first and stop choosing this tab.
+   */
+  onPagehide?: () => void;
   /** @default systemClock */
   clock?: Clock;
 }
@@ -64,7 +69,7 @@ interface Peer {
  * import { broadcastChannelTransport } from "x3m-system/broadcast-channel";
  * const node = createNode();
  * node.register(tabRouter);
- * await node.connect(broadcastChannelTransport({ channel: "my-app" }));
+ * await node.connect(broadcastChannelTransport({ channel: "my-app", onPagehide: () => void node.drain({ timeoutMs: 0 }) }));
  */
 export function broadcastChannelTransport(options: BroadcastChannelTransportOptions): Transport {
   const Channel =
@@ -173,6 +178,11 @@ export function broadcastChannelTransport(options: BroadcastChannelTransportOpti
 
   const onPageHide = () => {
     if (!link || hidden) return;
+    try {
+      options.onPagehide?.();
+    } catch {
+      // The app's hook must not keep the tab from saying goodbye.
+    }
     post("bye");
     hidden = true;
     dropAllPeers();

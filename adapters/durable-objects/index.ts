@@ -29,6 +29,8 @@ export {
   type SchedulerObjectClass,
   type SchedulerObjectOptions,
   type SchedulerObjectRpc,
+  type SchedulerStub,
+  schedulerClient,
 } from "./scheduler-object.ts";
 export { createSqlAlarmStore } from "./sql-alarm-store.ts";
 export { createSqlEventStore } from "./sql-event-store.ts";

@@ -4,6 +4,8 @@ import {
   type DeadLetter,
   Message,
   type MessageData,
+  type RepeatOptions,
+  type ScheduleClient,
   type ScheduleOptions,
   type Scheduler,
   type SchedulerDispatcher,
@@ -22,6 +24,8 @@ export interface SchedulerObjectOptions<TEnv = Cloudflare.Env> {
 /** The RPC surface of a scheduler object. */
 export interface SchedulerObjectRpc {
   schedule(envelope: MessageData, options: ScheduleOptions): Promise<void>;
+  /** Starts a repeating schedule; resolves its id. Call it through `schedulerClient(stub).repeat`. */
+  repeat(envelope: MessageData, options: RepeatOptions): Promise<string>;
   cancel(messageId: string): Promise<boolean>;
   deadLetters(): Promise<DeadLetter[]>;
   replayDeadLetter(messageId: string): Promise<boolean>;
@@ -68,6 +72,10 @@ export function defineSchedulerObject<TEnv = Cloudflare.Env>(
       await this.#scheduler.schedule(Message.parse(envelope), scheduleOptions);
     }
 
+    async repeat(envelope: MessageData, repeatOptions: RepeatOptions): Promise<string> {
+      return (await this.#scheduler.repeat(Message.parse(envelope), repeatOptions)).id;
+    }
+
     cancel(messageId: string): Promise<boolean> {
       return this.#scheduler.cancel(messageId);
     }
@@ -90,5 +98,35 @@ export function defineSchedulerObject<TEnv = Cloudflare.Env>(
       await this.#scheduler.settled();
       await this.#clock.watchdog();
     }
+  };
+}
+
+/**
+ * The calls `schedulerClient` makes on a scheduler object's stub (any `DurableObjectStub` of a
+ * `defineSchedulerObject` class has them).
+ *
+ * @example
+ * const stub: SchedulerStub = env.REMINDERS.get(env.REMINDERS.idFromName("global"));
+ */
+export type SchedulerStub = Pick<SchedulerObjectRpc, "schedule" | "repeat" | "cancel">;
+
+/**
+ * A scheduler object seen through the core's `ScheduleClient`: the same `schedule`, `repeat` (with a
+ * handle to cancel) and `cancel` signatures as the memory scheduler, over Workers RPC.
+ *
+ * @example
+ * import { schedulerClient } from "x3m-system/durable-objects";
+ * const reminders = schedulerClient(env.REMINDERS.get(env.REMINDERS.idFromName("global")));
+ * const handle = await reminders.repeat(Message.new("sync_prices"), { everyMs: 60_000, firstInMs: 0 });
+ * await handle.cancel();
+ */
+export function schedulerClient(stub: SchedulerStub): ScheduleClient {
+  return {
+    schedule: (message, options) => stub.schedule(message.toJSON(), options),
+    async repeat(message, options) {
+      const id = await stub.repeat(message.toJSON(), options);
+      return { id, cancel: () => stub.cancel(id) };
+    },
+    cancel: (id) => stub.cancel(id),
   };
 }

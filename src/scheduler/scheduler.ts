@@ -83,6 +83,53 @@ export type ScheduleOptions = ({ inMs: number; at?: never } | { at: number; inMs
 };
 
 /**
+ * A repeating schedule (Spawn's InvocationScheduler repeat): every `everyMs`, the first one `firstInMs` from now.
+ *
+ * @example
+ * await scheduler.repeat(Message.new("sync_prices"), { everyMs: 60_000, firstInMs: 0 });
+ */
+export interface RepeatOptions {
+  /** Period in ms (positive). */
+  everyMs: number;
+  /** Delay of the first occurrence in ms. @default everyMs */
+  firstInMs?: number;
+  /** Stored with the alarm and passed to `saveAlarm`. */
+  aggregateId?: string;
+}
+
+/**
+ * A running repeating schedule: its id (the message's id; `cancel(id)` works with it later too) and its cancel.
+ *
+ * @example
+ * const handle = await scheduler.repeat(msg, { everyMs: 1_000 });
+ * await handle.cancel(); // true: no further occurrences
+ */
+export interface RepeatHandle {
+  readonly id: string;
+  /** Stops the series; resolves whether it was still scheduled. */
+  cancel(): Promise<boolean>;
+}
+
+/**
+ * What callers of every substrate's scheduler use, with the same signatures: the memory scheduler
+ * (`createScheduler`) and a Durable Objects scheduler object (`schedulerClient(stub)` from
+ * `x3m-system/durable-objects`).
+ *
+ * @example
+ * async function everyMinute(scheduler: ScheduleClient, msg: Message) {
+ *   return scheduler.repeat(msg, { everyMs: 60_000 });
+ * }
+ */
+export interface ScheduleClient {
+  /** Saves the alarm (replacing one with the same message id) to dispatch `message` once, or every `everyMs`. */
+  schedule(message: Message, options: ScheduleOptions): Promise<void>;
+  /** Dispatches `message` every `everyMs` until cancelled; each occurrence gets its own id (`${id}.${slot}`). */
+  repeat(message: Message, options: RepeatOptions): Promise<RepeatHandle>;
+  /** Removes the alarm scheduled with this message id (a whole repeating series); resolves whether there was one. */
+  cancel(id: string): Promise<boolean>;
+}
+
+/**
  * A persistent scheduler: dispatches messages later, at least once, with retries and dead letters.
  *
  * @example
@@ -90,15 +137,11 @@ export type ScheduleOptions = ({ inMs: number; at?: never } | { at: number; inMs
  * await scheduler.start();
  * await scheduler.schedule(Message.new("send_reminder"), { inMs: 60_000 });
  */
-export interface Scheduler {
+export interface Scheduler extends ScheduleClient {
   /** Loads the window and keeps reloading it every `inMemoryIntervalMs`. Rejects (stopped) if the first load fails. */
   start(): Promise<void>;
   /** Disarms every timer; deliveries under way still write their outcome to the store. */
   stop(): void;
-  /** Saves the alarm (replacing one with the same message id) and arms it if it falls inside the window. */
-  schedule(message: Message, options: ScheduleOptions): Promise<void>;
-  /** Removes the alarm scheduled with this message id (a whole repeating series); resolves whether there was one. */
-  cancel(id: string): Promise<boolean>;
   deadLetters(): Promise<DeadLetter[]>;
   /** Schedules a dead letter again, now, with its attempts reset; resolves whether there was one. */
   replayDeadLetter(id: string): Promise<boolean>;
@@ -379,7 +422,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     loadedUntil = Number.NEGATIVE_INFINITY;
   }
 
-  return {
+  const scheduler: Scheduler = {
     async start() {
       if (running) return;
       running = true;
@@ -424,6 +467,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       });
       telemetry.emit("alarm_scheduled", { dispatchAt }, { id, aggregateId, everyMs, message: data });
     },
+    async repeat(message, repeatOptions) {
+      const { everyMs, firstInMs, aggregateId } = repeatOptions;
+      if (!(Number.isFinite(everyMs) && everyMs > 0)) throw misuse("repeat needs everyMs, a positive number of ms");
+      await scheduler.schedule(message, {
+        inMs: firstInMs ?? everyMs,
+        everyMs,
+        ...(aggregateId === undefined ? {} : { aggregateId }),
+      });
+      return { id: message.id, cancel: () => scheduler.cancel(message.id) };
+    },
     cancel(id) {
       return serialized(id, async () => {
         takeOver(id);
@@ -451,4 +504,5 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       while (deliveries.size > 0) await Promise.allSettled([...deliveries]);
     },
   };
+  return scheduler;
 }

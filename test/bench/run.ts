@@ -1,8 +1,14 @@
-/** `npm run bench`: the dispatch, aggregate, scheduler and Durable Objects suites, in one process. Not a test. */
+/**
+ * `npm run bench`: the dispatch, aggregate, scheduler and Durable Objects suites, then the browser ones
+ * (cross-tab round trips, IndexedDB appends, offline sync) in headless Chromium. Not a test.
+ */
 import { aggregatesBench } from "./aggregates.ts";
 import { dispatchBench } from "./dispatch.ts";
 import { durableObjectsBench } from "./durable-objects.ts";
+import { indexedDbBench } from "./indexeddb.ts";
 import { schedulerBench } from "./scheduler.ts";
+import { syncBench } from "./sync.ts";
+import { tabsBench } from "./tabs.ts";
 
 await dispatchBench();
 console.log("");
@@ -11,3 +17,9 @@ console.log("");
 await schedulerBench();
 console.log("");
 await durableObjectsBench();
+console.log("");
+await tabsBench();
+console.log("");
+await indexedDbBench();
+console.log("");
+await syncBench();

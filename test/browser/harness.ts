@@ -1,4 +1,10 @@
-import { createServer, type Server } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 import { build } from "esbuild";
@@ -36,8 +42,31 @@ export async function launchBrowser() {
   });
 }
 
+export interface HarnessOptions {
+  /** Forwards requests under `/edge/` to this origin (the local edge Worker), so pages call it same-origin. */
+  readonly edge?: string;
+}
+
+/** Forwards one request to `origin`, without the `/edge` prefix. */
+function proxy(incoming: IncomingMessage, outgoing: ServerResponse, origin: string): void {
+  const target = new URL((incoming.url ?? "/").slice("/edge".length), origin);
+  const forwarded = httpRequest(
+    target,
+    { method: incoming.method, headers: { ...incoming.headers, host: target.host } },
+    (answer) => {
+      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(outgoing);
+    },
+  );
+  forwarded.on("error", () => outgoing.writeHead(502).end());
+  incoming.pipe(forwarded);
+}
+
 /** Bundles `entries` (name → source path) for the browser with esbuild and starts Chromium. */
-export async function startBrowserHarness(entries: Record<string, string>): Promise<BrowserHarness> {
+export async function startBrowserHarness(
+  entries: Record<string, string>,
+  options: HarnessOptions = {},
+): Promise<BrowserHarness> {
   const bundle = await build({
     entryPoints: entries,
     bundle: true,
@@ -54,6 +83,7 @@ export async function startBrowserHarness(entries: Record<string, string>): Prom
   files.set("/", `<!doctype html><meta charset=utf-8><title>x3m-system browser suite</title>${scripts}`);
   const server: Server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    if (options.edge && path.startsWith("/edge/")) return void proxy(request, response, options.edge);
     const body = files.get(path);
     if (body === undefined) return void response.writeHead(404).end();
     response.writeHead(200, { "content-type": path.endsWith(".js") ? "text/javascript" : "text/html" }).end(body);

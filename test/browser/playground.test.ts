@@ -1,55 +1,23 @@
 // README's main job, end to end: `wrangler dev` runs the playground Worker with its Durable Objects
 // locally, and a real Chromium uses the page to open an account, deposit, and read the balance.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser } from "./harness.ts";
+import { type LocalEdge, startLocalEdge } from "./wrangler-dev.ts";
 
-let wrangler: ChildProcess | undefined;
+let edge: LocalEdge | undefined;
 let browser: Browser | undefined;
 let origin = "";
-const state = mkdtempSync(join(tmpdir(), "x3m-playground-"));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state], {
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`wrangler dev did not start:\n${output}`)), 90_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("Ready on")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    wrangler?.stdout?.on("data", onData);
-    wrangler?.stderr?.on("data", onData);
-    wrangler?.on("exit", (code) => reject(new Error(`wrangler dev exited (${code}):\n${output}`)));
-  });
+  edge = await startLocalEdge();
+  origin = edge.origin;
   browser = await launchBrowser();
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  wrangler?.kill("SIGTERM");
-  rmSync(state, { recursive: true, force: true });
+  await edge?.[Symbol.asyncDispose]();
 });
 
 describe("playground (npm start)", () => {
@@ -88,4 +56,60 @@ describe("playground (npm start)", () => {
     );
     expect(unauthorized).toBe(401);
   });
+
+  it("two tabs: see each other, call each other, run an account offline, sync, get a rejection and an alarm's deposit", async () => {
+    const context = await (browser as Browser).newContext();
+    const [a, b] = [await context.newPage(), await context.newPage()];
+    for (const page of [a, b]) {
+      await page.goto(`${origin}/`);
+      await page.waitForSelector("body[data-tabs-ready]");
+    }
+    const idOf = async (page: typeof a) => (await page.textContent("#tab-id")) ?? "";
+    const [aId, bId] = [await idOf(a), await idOf(b)];
+    // The tabs list each other with their services, and call each other.
+    await a.waitForSelector(`li[data-peer="${bId}"] button[data-greet]`);
+    await a.click(`li[data-peer="${bId}"] button[data-greet]`);
+    await b.waitForFunction(
+      (caller) => document.getElementById("tab-log")?.textContent?.includes(`greeted by ${caller}`),
+      aId,
+    );
+
+    const pending = (page: typeof a, n: number) =>
+      page.waitForSelector(`#sync-status[data-pending="${n}"]`, { timeout: 30_000 });
+    const confirmedEvents = (page: typeof a, n: number) =>
+      page.waitForFunction(
+        (count) => (document.getElementById("event-log")?.textContent?.match(/✔/g)?.length ?? 0) === count,
+        n,
+        { timeout: 30_000 },
+      );
+    await a.fill("#offline-id", `tabs-${Date.now()}`);
+    await a.click('button[data-offline="open_account"]');
+    await confirmedEvents(a, 1);
+
+    // Offline: the deposit is answered at once, tentative, and queued; the other tab sees the queue too.
+    await a.check("#offline-switch");
+    await a.click('button[data-offline="deposit"]');
+    await pending(a, 1);
+    await pending(b, 1);
+    expect(await a.textContent("#event-log")).toContain("(tentative)");
+    await a.uncheck("#offline-switch");
+    await pending(a, 0);
+    await confirmedEvents(a, 2);
+
+    // A deposit through the edge's alarm, 3 s later, arrives with the next pull.
+    await a.click("#deposit-later");
+    await confirmedEvents(a, 3);
+
+    // Offline again, deposit, and meanwhile another device closes the account: the edge rejects the deposit.
+    await a.check("#offline-switch");
+    await a.click('button[data-offline="deposit"]');
+    await pending(a, 1);
+    await a.click("#close-on-edge");
+    await a.uncheck("#offline-switch");
+    await a.waitForSelector('#sync-status[data-rejected="1"]', { timeout: 30_000 });
+    await a.waitForFunction(() => document.getElementById("tab-log")?.textContent?.includes("edge rejected deposit"));
+    expect(await a.textContent("#outbox")).toContain("rejected");
+    await a.screenshot({ path: "test/browser/artifacts/playground-tabs.png", fullPage: true });
+    await context.close();
+  }, 120_000);
 });

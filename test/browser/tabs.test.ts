@@ -15,6 +15,7 @@ afterAll(async () => {
 
 interface TabSpec {
   id: string;
+  drainOnHide?: boolean;
   work?: "fast" | "slow";
   liveness?: { heartbeatMs: number; peerTimeoutMs: number };
 }
@@ -95,6 +96,22 @@ describe("tabs as nodes over BroadcastChannel (Chromium)", () => {
     await tab(pages, "slow").waitForFunction("globalThis.scenarios.handledCount() === 1");
     await tab(pages, "slow").close();
     expect(await runScenario(tab(pages, "caller"), "settled")).toEqual({ status: "ok", payload: "fast" });
+    await closeAll(pages);
+  });
+
+  it("a tab that drains on pagehide: peers hear it draining, then leaving, and its request goes elsewhere", async () => {
+    const pages = await openTabs([
+      { id: "leaving", work: "slow", drainOnHide: true },
+      { id: "fast", work: "fast" },
+      { id: "caller" },
+    ]);
+    await tab(pages, "caller").waitForFunction(`globalThis.scenarios.providers("work").length === 2`);
+    await runScenario(tab(pages, "caller"), "startDispatch", { service: "work", first: "leaving" });
+    await tab(pages, "leaving").waitForFunction("globalThis.scenarios.handledCount() === 1");
+    // Navigating away fires pagehide (closing through the automation protocol may skip it).
+    await tab(pages, "leaving").goto("about:blank");
+    expect(await runScenario(tab(pages, "caller"), "settled")).toEqual({ status: "ok", payload: "fast" });
+    expect(await runScenario(tab(pages, "caller"), "peerEvents")).toEqual(["draining:leaving", "left:leaving"]);
     await closeAll(pages);
   });
 

@@ -54,6 +54,34 @@ describe("README", () => {
     });
   });
 
+  it("the mesh example runs: a publication, a cast and a drain", async () => {
+    const result = (await run(
+      "mesh",
+      "{ deliveries: deliveries.map((d) => ({ node: d.node, service: d.service, response: d.ok && d.reply.response })), cast, state: mailer.state }",
+    )) as Record<string, unknown>;
+    expect(result).toEqual({
+      deliveries: [
+        {
+          node: "mailer",
+          service: "on_signup",
+          response: { status: "ok", payload: "welcome queued for ada@example.com" },
+        },
+      ],
+      cast: { accepted: true, node: "mailer" },
+      state: "stopped",
+    });
+  });
+
+  it("the traces example runs and its span is as its comment says", async () => {
+    const [span] = (await run("traces", "spans")) as Array<Record<string, unknown>>;
+    expect(span).toMatchObject({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      parentSpanId: "00f067aa0ba902b7",
+      name: "greet",
+      kind: 1,
+    });
+  });
+
   it("lists every telemetry event the SDK emits", () => {
     const table = readme.slice(readme.indexOf("## Telemetry"));
     for (const name of TELEMETRY_EVENTS) expect(table).toContain(`| \`${name}\``);

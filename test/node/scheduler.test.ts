@@ -613,3 +613,45 @@ describe("scheduler.settled()", () => {
     scheduler.stop();
   });
 });
+
+describe("scheduler: repeating invocations (Spawn's InvocationScheduler repeat)", () => {
+  it("repeat(message, { everyMs, firstInMs }) delivers every period under per-occurrence ids until the handle cancels", async () => {
+    const { scheduler, clock, t0, store, deliveries } = setup();
+    await scheduler.start();
+    const msg = job();
+    const handle = await scheduler.repeat(msg, { everyMs: 1_000, firstInMs: 0 });
+    expect(handle.id).toBe(msg.id);
+    await clock.advance(2_500);
+    expect(deliveries.map((d) => [d.id, d.t])).toEqual([
+      [`${msg.id}.${t0}`, 0],
+      [`${msg.id}.${t0 + 1_000}`, 1_000],
+      [`${msg.id}.${t0 + 2_000}`, 2_000],
+    ]);
+    expect(await handle.cancel()).toBe(true);
+    expect(await handle.cancel()).toBe(false);
+    await clock.advance(5_000);
+    expect(deliveries).toHaveLength(3);
+    expect([await store.count(), scheduler.inMemoryCount]).toEqual([0, 0]);
+  });
+
+  it("the first occurrence comes one period from now by default; the id also cancels it later", async () => {
+    const { scheduler, clock, deliveries } = setup();
+    await scheduler.start();
+    const msg = job();
+    await scheduler.repeat(msg, { everyMs: 500, aggregateId: "acc-1" });
+    await clock.advance(499);
+    expect(deliveries).toHaveLength(0);
+    await clock.advance(1);
+    expect(deliveries.map((d) => d.t)).toEqual([500]);
+    expect(await scheduler.cancel(msg.id)).toBe(true);
+    await clock.advance(1_000);
+    expect(deliveries).toHaveLength(1);
+  });
+
+  it("rejects a missing or non-positive period", async () => {
+    const { scheduler } = setup();
+    for (const everyMs of [0, -1, Number.NaN, undefined]) {
+      await expect(scheduler.repeat(job(), { everyMs: everyMs as number })).rejects.toThrow(/everyMs/);
+    }
+  });
+});

@@ -2,13 +2,18 @@ import { describe, expectTypeOf, it } from "vitest";
 import { z } from "zod";
 import {
   type AnyRouter,
+  type CastResult,
   type CreatedResponse,
   defineRouter,
   type ErrorResponse,
   Message,
   noReply,
+  type RepeatHandle,
   Response,
+  type ScheduleClient,
+  type Scheduler,
   type SystemNode,
+  type TopicDelivery,
 } from "../../src/index.ts";
 
 describe("Message types", () => {
@@ -89,5 +94,28 @@ describe("Router types", () => {
     expectTypeOf<SystemNode["register"]>().parameters.toEqualTypeOf<AnyRouter[]>();
     expectTypeOf<SystemNode["dispatch"]>().returns.resolves.toEqualTypeOf<Message>();
     expectTypeOf<SystemNode["authorized"]>().returns.resolves.toEqualTypeOf<boolean | "service_unavailable">();
+  });
+});
+
+describe("mesh types", () => {
+  it("cast results and topic deliveries narrow on their discriminant", () => {
+    const node = {} as SystemNode;
+    expectTypeOf(node.cast(Message.new("x"))).resolves.toEqualTypeOf<CastResult>();
+    const result = {} as CastResult;
+    if (result.accepted) expectTypeOf(result.node).toBeString();
+    else expectTypeOf(result.response).toEqualTypeOf<Response>();
+    const delivery = {} as TopicDelivery;
+    if (delivery.ok) expectTypeOf(delivery.reply).toEqualTypeOf<Message>();
+    else expectTypeOf(delivery.reason).toBeUnknown();
+    expectTypeOf(node.state).toEqualTypeOf<"running" | "draining" | "stopped">();
+    expectTypeOf(node.subscribe("t", "s")).toEqualTypeOf<() => void>();
+  });
+
+  it("the memory scheduler is a ScheduleClient: repeat gives a handle with cancel", () => {
+    const scheduler = {} as Scheduler;
+    expectTypeOf(scheduler).toMatchTypeOf<ScheduleClient>();
+    expectTypeOf(scheduler.repeat(Message.new("x"), { everyMs: 1_000 })).resolves.toEqualTypeOf<RepeatHandle>();
+    // @ts-expect-error: a repeat needs its period
+    void scheduler.repeat(Message.new("x"), { firstInMs: 0 });
   });
 });

@@ -3,7 +3,7 @@
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { aggregateServices } from "../../adapters/durable-objects/index.ts";
+import { aggregateServices, schedulerClient } from "../../adapters/durable-objects/index.ts";
 import { type DeadLetter, Message } from "../../src/index.ts";
 import { account } from "../fixtures/account.ts";
 
@@ -68,5 +68,31 @@ describe("scheduler object", () => {
     expect(letter?.alarm).toMatchObject({ id: message.id, attempts: 3 });
     expect(letter?.reason).toMatchObject({ status: "error" });
     expect(await scheduler.lanes()).toEqual({ scheduler: expect.any(Number) }); // only the window reload tick is left
+  });
+
+  it("repeats through schedulerClient(stub).repeat (the memory scheduler's signature) until the handle cancels it", async () => {
+    const id = await openAccount();
+    const stub = schedulerStub();
+    const scheduler = schedulerClient(stub);
+    const message = Message.new("deposit", { rawRequest: { id, amount: 1 } });
+    const handle = await scheduler.repeat(message, { everyMs: 1, firstInMs: 0 });
+    expect(handle.id).toBe(message.id);
+    const balance = async () => ((await accounts.state(id)) as { state: { balance: number } }).state.balance;
+    // Each alarm (run here, or fired by the runtime on its own) delivers the occurrence that was due.
+    for (let runs = 0; runs < 50 && (await balance()) < 3; runs++) {
+      await runDurableObjectAlarm(stub);
+      await pause(3); // the next occurrence is due 1 ms after the last one
+    }
+    expect(await handle.cancel()).toBe(true);
+    expect(await handle.cancel()).toBe(false);
+    await runDurableObjectAlarm(stub); // lets a delivery that was under way at the cancel finish
+    // Every occurrence had its own message id, so none was taken for a re-delivery: one deposit each.
+    const stopped = await accounts.state(id);
+    expect(stopped).toMatchObject({ version: (stopped as { state: { balance: number } }).state.balance });
+    expect((stopped as { version: number }).version).toBeGreaterThanOrEqual(3);
+    await runDurableObjectAlarm(stub);
+    await pause(3);
+    expect(await accounts.state(id)).toEqual(stopped);
+    expect(await stub.lanes()).toEqual({ scheduler: expect.any(Number) }); // only the window reload tick is left
   });
 });

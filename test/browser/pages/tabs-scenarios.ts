@@ -5,6 +5,7 @@ import { transportContract } from "../../../src/testing/index.ts";
 
 let node: SystemNode | undefined;
 const rejected: string[] = [];
+const peerEvents: string[] = [];
 let handled = 0;
 
 const scenarios = {
@@ -17,10 +18,12 @@ const scenarios = {
     id,
     work,
     liveness,
+    drainOnHide,
   }: {
     channel: string;
     id: string;
     work?: "fast" | "slow";
+    drainOnHide?: boolean;
     liveness?: { heartbeatMs: number; peerTimeoutMs: number };
   }) {
     node = createNode({ id, announceIntervalMs: 0 });
@@ -44,7 +47,16 @@ const scenarios = {
         authorize: () => true,
       }),
     );
-    await node.connect(broadcastChannelTransport({ channel, ...liveness }));
+    node.telemetry.on("node_draining", (event) => peerEvents.push(`draining:${event.metadata.node}`));
+    node.telemetry.on("node_left", (event) => peerEvents.push(`left:${event.metadata.node}`));
+    const self = node;
+    await node.connect(
+      broadcastChannelTransport({
+        channel,
+        ...liveness,
+        ...(drainOnHide ? { onPagehide: () => void self.drain({ timeoutMs: 0 }) } : {}),
+      }),
+    );
     return id;
   },
 
@@ -73,6 +85,7 @@ const scenarios = {
   settled: () => (globalThis as { pendingDispatch?: Promise<unknown> }).pendingDispatch,
 
   handledCount: () => handled,
+  peerEvents: () => peerEvents,
 
   /** Blocks this tab's thread for good (a hung tab: it holds its lock but answers nothing). */
   hang() {

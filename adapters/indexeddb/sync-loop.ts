@@ -1,0 +1,221 @@
+import { type AnyAggregate, type Clock, Response, type Telemetry } from "../../src/index.ts";
+import type { LockManagerLike } from "./locks.ts";
+import type { OfflineStore } from "./offline-store.ts";
+import { pullEvents, pushCommands, type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
+
+export interface SyncLoopOptions {
+  readonly store: OfflineStore;
+  readonly endpoint: SyncEndpoint;
+  readonly aggregates: Readonly<Record<string, AnyAggregate>>;
+  readonly clock: Clock;
+  readonly locks: LockManagerLike | undefined;
+  readonly lockName: string;
+  readonly connectivity: EventTarget | undefined;
+  readonly batchSize: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly pullIntervalMs: number;
+  readonly telemetry: Telemetry;
+  /** Something in the store changed (`rang`: other tabs should look again too). */
+  onChange(rang: boolean): void;
+}
+
+/** The sync loop's own view (what only this tab knows). */
+export interface SyncLoop {
+  local(): { online: boolean; leader: boolean; syncing: boolean };
+  /** Asks for a round soon (a command was queued, a tab rang, the browser came online). */
+  wake(): void;
+  /** Runs one round now (this tab must be the leader). */
+  round(): Promise<void>;
+  setOnline(online: boolean | "auto"): void;
+  close(): void;
+}
+
+const PULL_PAGE = 500;
+
+/**
+ * The leader's loop: push the outbox in order, record each answer, pull the confirmed events of every
+ * touched or tracked aggregate, and back off on failure. Only the tab holding the sync lock runs rounds.
+ */
+export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
+  const { store, clock } = options;
+  let forced: boolean | undefined;
+  let browserOnline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine ?? true;
+  let leader = false;
+  let syncing = false;
+  let closed = false;
+  let failures = 0;
+  let batchSize = options.batchSize;
+  let cancelTimer: (() => void) | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  const stop = new AbortController();
+
+  const online = () => forced ?? browserOnline;
+
+  const schedule = (delayMs: number) => {
+    cancelTimer?.();
+    cancelTimer = clock.setTimeout(() => {
+      cancelTimer = undefined;
+      void runRound();
+    }, delayMs);
+  };
+
+  const backoffDelay = () => {
+    const base = Math.min(options.backoff.maxMs, options.backoff.initialMs * 2 ** Math.min(failures - 1, 20));
+    // Jitter spreads the retries of many clients after an outage.
+    return Math.round(base * (0.75 + Math.random() * 0.5));
+  };
+
+  const push = async () => {
+    for (;;) {
+      const rows = await store.pendingRows(batchSize);
+      if (rows.length === 0) return;
+      let outcomes: Awaited<ReturnType<typeof pushCommands>>;
+      try {
+        outcomes = await pushCommands(
+          options.endpoint,
+          rows.map((row) => row.command),
+        );
+      } catch (error) {
+        if (error instanceof SyncRequestError && error.kind === "too_large") {
+          if (batchSize > 1) {
+            batchSize = Math.max(1, Math.floor(batchSize / 2));
+            continue;
+          }
+          // One command alone is over the edge's limit: it can never be sent. Refuse it; the queue moves on.
+          await store.rejectLocally(
+            rows[0] as (typeof rows)[0],
+            Response.validationError([{ message: "the command is larger than the edge accepts", path: [] }]),
+          );
+          options.onChange(true);
+          continue;
+        }
+        throw error;
+      }
+      await store.recordOutcomes(rows, outcomes);
+      options.onChange(true);
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome.status === "rejected") {
+          options.telemetry.emit(
+            "sync_command_rejected",
+            {},
+            { messageId: rows[i]?.messageId, response: outcome.response },
+          );
+        }
+      }
+      if (outcomes.some((outcome) => outcome.status === "retry" || outcome.status === "not_processed")) {
+        throw new SyncRequestError("transient", "the edge could not reach an aggregate; retrying later");
+      }
+      batchSize = options.batchSize;
+    }
+  };
+
+  const pull = async () => {
+    for (const { aggregate, aggregateId } of await store.streamsToPull()) {
+      const definition = options.aggregates[aggregate];
+      if (!definition) continue;
+      const stream = `${definition.name}-${aggregateId}`;
+      for (;;) {
+        const after = await store.confirmedVersion(stream);
+        const page = await pullEvents(options.endpoint, aggregate, aggregateId, after, PULL_PAGE);
+        const fresh = page.events.filter((event) => event.version > after);
+        const complete = (fresh[fresh.length - 1]?.version ?? after) >= page.version;
+        if (fresh.length === 0 && !complete) break;
+        if (!(await store.applyPull(stream, after, fresh, complete))) continue; // another tab pulled meanwhile
+        if (fresh.length > 0) options.onChange(true);
+        if (complete) break;
+      }
+    }
+  };
+
+  const round = async () => {
+    if (!online()) return;
+    syncing = true;
+    options.onChange(false);
+    try {
+      await push();
+      await pull();
+      failures = 0;
+      await store.setStatus({ lastSyncAt: clock.now(), lastError: null });
+      options.telemetry.emit("sync_completed", {}, {});
+    } catch (error) {
+      failures++;
+      const message = (error as Error).message;
+      await store.setStatus({ lastSyncAt: (await store.summary()).status.lastSyncAt, lastError: message });
+      options.telemetry.emit("sync_failed", {}, { error: message, failures });
+      if (!(error instanceof SyncRequestError && error.kind === "fatal")) schedule(backoffDelay());
+    } finally {
+      syncing = false;
+      options.onChange(true);
+    }
+  };
+
+  /** Rounds never overlap: a wake during a round runs one more round after it. */
+  const runRound = async (): Promise<void> => {
+    if (!leader || closed) return;
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await round();
+      } while (again && !closed && failures === 0);
+    })().finally(() => {
+      running = undefined;
+    });
+    await running;
+    if (!closed && failures === 0 && options.pullIntervalMs > 0) schedule(options.pullIntervalMs);
+  };
+
+  const onOnline = () => {
+    browserOnline = true;
+    failures = 0;
+    void runRound();
+    options.onChange(false);
+  };
+  const onOffline = () => {
+    browserOnline = false;
+    options.onChange(false);
+  };
+  options.connectivity?.addEventListener("online", onOnline);
+  options.connectivity?.addEventListener("offline", onOffline);
+
+  const lead = async () => {
+    leader = true;
+    options.onChange(false);
+    await runRound();
+    await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+  };
+  if (options.locks) {
+    options.locks.request(options.lockName, { mode: "exclusive", signal: stop.signal }, lead).catch(() => {
+      // Aborted by close() before this tab became the leader.
+    });
+  } else {
+    void lead(); // no Web Locks (tests, old runtimes): every client syncs; the edge's de-duplication keeps it exactly once
+  }
+
+  return {
+    local: () => ({ online: online(), leader, syncing }),
+    wake() {
+      if (leader && online()) void runRound();
+    },
+    round: runRound,
+    setOnline(value) {
+      forced = value === "auto" ? undefined : value;
+      if (online()) {
+        failures = 0;
+        void runRound();
+      }
+    },
+    close() {
+      closed = true;
+      leader = false;
+      cancelTimer?.();
+      stop.abort();
+      options.connectivity?.removeEventListener("online", onOnline);
+      options.connectivity?.removeEventListener("offline", onOffline);
+    },
+  };
+}

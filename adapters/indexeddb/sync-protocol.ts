@@ -1,0 +1,116 @@
+import * as z from "zod/mini";
+import { type MessageData, parseJsonSafely, type RecordedEvent, type Response } from "../../src/index.ts";
+
+/** The offline-sync protocol this client speaks (the edge's `SYNC_PROTOCOL_VERSION`). */
+export const SYNC_PROTOCOL = 1;
+
+/** Where and how the client reaches the edge's sync endpoint. */
+export interface SyncEndpoint {
+  /** The sync base URL: `POST <url>/push` and `POST <url>/pull`. */
+  readonly url: string;
+  /** Headers sent with every request (authentication); called per request, so tokens can refresh. */
+  readonly headers?: () => Record<string, string> | Promise<Record<string, string>>;
+  /** @default globalThis.fetch (tests pass a faulty one) */
+  readonly fetch?: typeof fetch;
+}
+
+/**
+ * Why a sync request failed. `transient`: the network or the edge is unavailable (retry with backoff);
+ * `unauthorized`: the credentials were refused (retry later, tell the app); `too_large`: the batch is
+ * over the edge's size limit (send fewer); `fatal`: the edge does not speak this protocol or sent
+ * something unreadable (stop and tell the app).
+ */
+export class SyncRequestError extends Error {
+  constructor(
+    readonly kind: "transient" | "unauthorized" | "too_large" | "fatal",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SyncRequestError";
+  }
+}
+
+const responseSchema = z.looseObject({ status: z.string() });
+const pushReplySchema = z.object({
+  protocol: z.literal(SYNC_PROTOCOL),
+  results: z.array(
+    z.object({
+      messageId: z.nullable(z.string()),
+      status: z.enum(["applied", "rejected", "retry", "not_processed"]),
+      response: z.nullable(responseSchema),
+    }),
+  ),
+});
+const recordedSchema = z.object({
+  stream: z.string(),
+  version: z.int(),
+  position: z.int(),
+  type: z.string(),
+  data: z.unknown(),
+  metadata: z.record(z.string(), z.unknown()),
+  recordedAt: z.number(),
+});
+const pullReplySchema = z.object({
+  protocol: z.literal(SYNC_PROTOCOL),
+  events: z.array(recordedSchema),
+  version: z.int(),
+});
+
+/** One pushed command's outcome, as the edge reported it. */
+export interface PushOutcome {
+  readonly messageId: string | null;
+  readonly status: "applied" | "rejected" | "retry" | "not_processed";
+  readonly response: Response | null;
+}
+
+async function post(endpoint: SyncEndpoint, action: "push" | "pull", body: unknown): Promise<unknown> {
+  const doFetch = endpoint.fetch ?? globalThis.fetch.bind(globalThis);
+  let reply: globalThis.Response;
+  try {
+    reply = await doFetch(`${endpoint.url.replace(/\/$/, "")}/${action}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(await endpoint.headers?.()) },
+      body: JSON.stringify({ protocol: SYNC_PROTOCOL, ...(body as object) }),
+    });
+  } catch (error) {
+    throw new SyncRequestError("transient", `sync ${action} failed: ${(error as Error).message}`, { cause: error });
+  }
+  const text = await reply.text().catch(() => "");
+  if (reply.status === 401 || reply.status === 403) {
+    throw new SyncRequestError("unauthorized", `sync ${action} refused (${reply.status})`);
+  }
+  if (reply.status === 413) throw new SyncRequestError("too_large", `sync ${action}: batch too large`);
+  if (reply.status >= 500 || reply.status === 429 || reply.status === 408) {
+    throw new SyncRequestError("transient", `sync ${action}: edge answered ${reply.status}`);
+  }
+  if (!reply.ok)
+    throw new SyncRequestError("fatal", `sync ${action}: edge answered ${reply.status}: ${text.slice(0, 200)}`);
+  try {
+    return parseJsonSafely(text);
+  } catch (error) {
+    throw new SyncRequestError("fatal", `sync ${action}: unreadable answer`, { cause: error });
+  }
+}
+
+/** Pushes commands in order; one outcome per command, in the same order. */
+export async function pushCommands(endpoint: SyncEndpoint, commands: readonly MessageData[]): Promise<PushOutcome[]> {
+  const parsed = pushReplySchema.safeParse(await post(endpoint, "push", { commands }));
+  if (!parsed.success || parsed.data.results.length !== commands.length) {
+    throw new SyncRequestError("fatal", "sync push: the edge's answer does not match the protocol");
+  }
+  return parsed.data.results as PushOutcome[];
+}
+
+/** The confirmed events of one aggregate after version `after` (a page of at most `limit`). */
+export async function pullEvents(
+  endpoint: SyncEndpoint,
+  aggregate: string,
+  id: string,
+  after: number,
+  limit: number,
+): Promise<{ events: RecordedEvent[]; version: number }> {
+  const parsed = pullReplySchema.safeParse(await post(endpoint, "pull", { aggregate, id, after, limit }));
+  if (!parsed.success) throw new SyncRequestError("fatal", "sync pull: the edge's answer does not match the protocol");
+  return parsed.data as { events: RecordedEvent[]; version: number };
+}
