@@ -849,6 +849,11 @@ class Node implements SystemNode {
 
   private peerJoined(connection: Connection, peer: string): void {
     if (this.closed || peer === this.id || !isValidName(peer)) return;
+    // A known peer reported as joined again lost track of us (it dropped us while we hung): re-introduce.
+    if (this.peerConnections.get(peer) === connection) {
+      this.send(connection, this.draining ? { kind: "drain", from: this.id } : this.announceFrame(), peer);
+      return;
+    }
     this.notePeer(connection, peer);
   }
 

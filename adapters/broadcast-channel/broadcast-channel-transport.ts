@@ -116,18 +116,25 @@ export function broadcastChannelTransport(options: BroadcastChannelTransportOpti
     for (const id of [...peers.keys()]) dropPeer(id);
   };
 
-  const notePeer = (id: string) => {
+  /** Records a sign of life; `true` when the peer was not known (new, or back after being dropped). */
+  const notePeer = (id: string): boolean => {
     const now = clock.now();
     const known = peers.get(id);
     if (known) {
       known.lastSeen = now;
       known.probedAt = undefined;
-      return;
+      return false;
     }
     const peer: Peer = { lastSeen: now, probedAt: undefined, watch: new AbortController() };
     peers.set(id, peer);
     if (locks && link) watchLifeLock(locks, lifeLockName(options.channel, id), peer.watch.signal, () => dropPeer(id));
     link?.peerJoined(id);
+    return true;
+  };
+
+  /** A peer heard from without a hello may have dropped us meanwhile: say hello so it re-announces. */
+  const rejoined = (id: string) => {
+    if (notePeer(id)) post("hello", id);
   };
 
   const onEnvelope = (data: unknown) => {
@@ -145,19 +152,20 @@ export function broadcastChannelTransport(options: BroadcastChannelTransportOpti
         dropPeer(envelope.from);
         return;
       case "hello":
-        notePeer(envelope.from);
+        // From a peer we already knew: it dropped us (we hung, or it did) and is re-introducing itself.
+        if (!notePeer(envelope.from)) link.peerJoined(envelope.from);
         post("here", envelope.from);
         return;
       case "probe":
-        notePeer(envelope.from);
+        rejoined(envelope.from);
         post("beat", envelope.from);
         return;
       case "here":
       case "beat":
-        notePeer(envelope.from);
+        rejoined(envelope.from);
         return;
       case "frame":
-        notePeer(envelope.from);
+        rejoined(envelope.from);
         link.receive(envelope.text as string);
         return;
     }

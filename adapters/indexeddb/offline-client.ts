@@ -116,9 +116,15 @@ export interface OfflineClient {
   outbox(): Promise<OutboxRow[]>;
   /** Forgets a rejected command (the app has shown it). */
   acknowledge(messageId: string): Promise<void>;
-  /** The app's offline switch: `false` forces offline, `true` forces online, `"auto"` follows the browser. */
+  /**
+   * The app's offline switch, shared by every tab of the database: `false` forces offline, `true` forces
+   * online, `"auto"` follows the browser.
+   */
   setOnline(online: boolean | "auto"): void;
-  /** Runs a sync round now (in this tab when it syncs, else it rings the tab that does). */
+  /**
+   * Asks for a sync round now: this tab runs it when it is the syncing tab (resolving when the round
+   * ended, successfully or not: read `status()`), else it rings the tab that syncs and resolves at once.
+   */
   syncNow(): Promise<void>;
   close(): void;
 }
@@ -150,6 +156,7 @@ export function createOfflineClient(options: OfflineClientOptions): OfflineClien
   const listeners = new Set<(status: SyncStatus) => void>();
   const rejectedListeners = new Set<(row: OutboxRow) => void>();
   const reported = new Set<string>();
+  let forcedStamp = 0;
   let closed = false;
 
   let status: SyncStatus = {
@@ -183,9 +190,15 @@ export function createOfflineClient(options: OfflineClientOptions): OfflineClien
         refreshAgain = false;
         if (closed) return;
         const summary = await store.summary();
+        // The offline switch is shared: another tab may have flipped it since (a newer stamp).
+        if (summary.forced.stamp > forcedStamp) {
+          forcedStamp = summary.forced.stamp;
+          loop.setOnline(summary.forced.online ?? "auto");
+        }
         status = { ...status, ...summary.counts, ...summary.status, ...loop.local() };
         for (const row of summary.rejectedRows) {
-          if (reported.has(row.messageId)) continue;
+          // Reported only to a listener: one registered later still hears about it.
+          if (reported.has(row.messageId) || rejectedListeners.size === 0) continue;
           reported.add(row.messageId);
           for (const listener of rejectedListeners) listener(row);
         }
@@ -353,7 +366,13 @@ export function createOfflineClient(options: OfflineClientOptions): OfflineClien
     },
     setOnline(online) {
       loop.setOnline(online);
-      void refresh();
+      // Shared with every tab (the syncing tab may be another one): stored, then rung. The stamp orders
+      // switches, so a read from before this one never flips it back.
+      forcedStamp = Math.max(clock.now(), forcedStamp + 1);
+      void store.setForcedOnline(online === "auto" ? undefined : online, forcedStamp).then(() => {
+        doorbell.ring("synced");
+        return refresh();
+      });
     },
     async syncNow() {
       if (loop.local().leader) await loop.round();

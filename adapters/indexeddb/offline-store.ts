@@ -33,6 +33,10 @@ export interface OfflineStore {
   recordOutcomes(rows: readonly OutboxRow[], outcomes: readonly PushOutcome[]): Promise<void>;
   /** Marks one row rejected with a local answer (e.g. a command too large to ever send). */
   rejectLocally(row: OutboxRow, response: Response): Promise<void>;
+  /** Stops tracking an aggregate when nothing of it is queued (its pulls are refused). */
+  untrackIfIdle(aggregate: string, aggregateId: string, stream: string): Promise<void>;
+  /** The offline switch every tab shares (`undefined` = follow the browser). */
+  setForcedOnline(online: boolean | undefined, stamp: number): Promise<void>;
   /** Streams to pull: those with applied commands, and the tracked ones. */
   streamsToPull(): Promise<{ aggregate: string; aggregateId: string }[]>;
   confirmedVersion(stream: string): Promise<number>;
@@ -46,6 +50,8 @@ export interface OfflineStore {
     counts: { pending: number; rejected: number };
     status: { lastSyncAt: number | null; lastError: string | null };
     rejectedRows: OutboxRow[];
+    /** The shared offline switch and when it was set (0 = never). */
+    forced: { online: boolean | undefined; stamp: number };
   }>;
   track(aggregate: string, aggregateId: string): Promise<void>;
   outbox(): Promise<OutboxRow[]>;
@@ -97,13 +103,32 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
 
     async recordOutcomes(rows, outcomes) {
       const tx = db.transaction(OUTBOX_STORE, "readwrite");
+      const outbox = tx.store;
+      // Only rows still pending take an answer: a late answer (an earlier leader's round) must not bring
+      // back a row that was confirmed and removed, nor overwrite a newer answer.
+      const current = await Promise.all(
+        rows.map((row) => outbox.get(row.seq as number) as Promise<OutboxRow | undefined>),
+      );
       const writes: Promise<unknown>[] = [];
       rows.forEach((row, i) => {
         const outcome = outcomes[i];
         if (!outcome || (outcome.status !== "applied" && outcome.status !== "rejected")) return;
-        writes.push(tx.store.put({ ...row, status: outcome.status, response: outcome.response }));
+        if (current[i]?.status !== "pending") return;
+        writes.push(outbox.put({ ...row, status: outcome.status, response: outcome.response }));
       });
       await Promise.all([...writes, tx.done]);
+    },
+
+    async untrackIfIdle(aggregate, aggregateId, stream) {
+      const tx = db.transaction([OUTBOX_STORE, SYNC_STORE], "readwrite");
+      const queued = await tx.objectStore(OUTBOX_STORE).index("by_stream").count(stream);
+      if (queued === 0) await tx.objectStore(SYNC_STORE).delete(trackKey(aggregate, aggregateId));
+      await tx.done;
+    },
+
+    async setForcedOnline(online, stamp) {
+      const tx = db.transaction(SYNC_STORE, "readwrite");
+      await Promise.all([tx.store.put({ key: "forced-online", online: online ?? null, stamp }), tx.done]);
     },
 
     async rejectLocally(row, response) {
@@ -168,16 +193,20 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
     async summary() {
       const tx = db.transaction([OUTBOX_STORE, SYNC_STORE], "readonly");
       const byStatus = tx.objectStore(OUTBOX_STORE).index("by_status");
-      const [pending, rejectedRows, statusRow] = await Promise.all([
+      const [pending, rejectedRows, statusRow, forcedRow] = await Promise.all([
         byStatus.count("pending"),
         byStatus.getAll("rejected") as Promise<OutboxRow[]>,
         tx.objectStore(SYNC_STORE).get("status") as Promise<SyncStatusRow | undefined>,
+        tx.objectStore(SYNC_STORE).get("forced-online") as Promise<
+          { online: boolean | null; stamp: number } | undefined
+        >,
       ]);
       await tx.done;
       return {
         counts: { pending, rejected: rejectedRows.length },
         status: { lastSyncAt: statusRow?.lastSyncAt ?? null, lastError: statusRow?.lastError ?? null },
         rejectedRows: rejectedRows.sort(bySeq),
+        forced: { online: forcedRow?.online ?? undefined, stamp: forcedRow?.stamp ?? 0 },
       };
     },
 

@@ -27,6 +27,8 @@ export interface SyncLoop {
   /** Runs one round now (this tab must be the leader). */
   round(): Promise<void>;
   setOnline(online: boolean | "auto"): void;
+  /** The forced value (`undefined` = following the browser). */
+  forced(): boolean | undefined;
   close(): void;
 }
 
@@ -66,10 +68,11 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
     return Math.round(base * (0.75 + Math.random() * 0.5));
   };
 
-  const push = async () => {
+  /** Pushes the queue in order; `true` when the edge asked to retry part of it later. */
+  const push = async (): Promise<boolean> => {
     for (;;) {
       const rows = await store.pendingRows(batchSize);
-      if (rows.length === 0) return;
+      if (rows.length === 0) return false;
       let outcomes: Awaited<ReturnType<typeof pushCommands>>;
       try {
         outcomes = await pushCommands(
@@ -103,29 +106,44 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
           );
         }
       }
-      if (outcomes.some((outcome) => outcome.status === "retry" || outcome.status === "not_processed")) {
-        throw new SyncRequestError("transient", "the edge could not reach an aggregate; retrying later");
-      }
+      // The edge could not reach an aggregate: the rest waits (in order) for the next round.
+      if (outcomes.some((outcome) => outcome.status === "retry" || outcome.status === "not_processed")) return true;
       batchSize = options.batchSize;
     }
   };
 
+  const pullStream = async (aggregate: string, aggregateId: string, stream: string) => {
+    for (;;) {
+      const after = await store.confirmedVersion(stream);
+      const page = await pullEvents(options.endpoint, aggregate, aggregateId, after, PULL_PAGE);
+      const fresh = page.events.filter((event) => event.version > after);
+      const complete = (fresh[fresh.length - 1]?.version ?? after) >= page.version;
+      if (fresh.length === 0 && !complete) return;
+      if (!(await store.applyPull(stream, after, fresh, complete))) continue; // another tab pulled meanwhile
+      if (fresh.length > 0) options.onChange(true);
+      if (complete) return;
+    }
+  };
+
+  /** Pulls every stream; one that fails does not keep the others from being pulled. Throws the first failure. */
   const pull = async () => {
+    let failure: unknown;
     for (const { aggregate, aggregateId } of await store.streamsToPull()) {
       const definition = options.aggregates[aggregate];
       if (!definition) continue;
       const stream = `${definition.name}-${aggregateId}`;
-      for (;;) {
-        const after = await store.confirmedVersion(stream);
-        const page = await pullEvents(options.endpoint, aggregate, aggregateId, after, PULL_PAGE);
-        const fresh = page.events.filter((event) => event.version > after);
-        const complete = (fresh[fresh.length - 1]?.version ?? after) >= page.version;
-        if (fresh.length === 0 && !complete) break;
-        if (!(await store.applyPull(stream, after, fresh, complete))) continue; // another tab pulled meanwhile
-        if (fresh.length > 0) options.onChange(true);
-        if (complete) break;
+      try {
+        await pullStream(aggregate, aggregateId, stream);
+      } catch (error) {
+        // An aggregate this user may not read (e.g. a creation the edge refused) is no longer tracked
+        // once nothing of it is queued, so it does not fail every round from now on.
+        if (error instanceof SyncRequestError && error.kind === "unauthorized") {
+          await store.untrackIfIdle(aggregate, aggregateId, stream);
+        }
+        failure ??= error;
       }
     }
+    if (failure !== undefined) throw failure;
   };
 
   const round = async () => {
@@ -133,17 +151,30 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
     syncing = true;
     options.onChange(false);
     try {
-      await push();
-      await pull();
+      let failure: unknown;
+      let blocked = false;
+      try {
+        blocked = await push();
+      } catch (error) {
+        failure = error;
+      }
+      // Pull even after a push the edge answered in part: what it applied is confirmed either way.
+      if (failure === undefined) await pull();
+      if (failure !== undefined) throw failure;
+      if (blocked) throw new SyncRequestError("transient", "the edge could not reach an aggregate; retrying later");
       failures = 0;
       await store.setStatus({ lastSyncAt: clock.now(), lastError: null });
       options.telemetry.emit("sync_completed", {}, {});
     } catch (error) {
       failures++;
       const message = (error as Error).message;
-      await store.setStatus({ lastSyncAt: (await store.summary()).status.lastSyncAt, lastError: message });
       options.telemetry.emit("sync_failed", {}, { error: message, failures });
       if (!(error instanceof SyncRequestError && error.kind === "fatal")) schedule(backoffDelay());
+      try {
+        await store.setStatus({ lastSyncAt: (await store.summary()).status.lastSyncAt, lastError: message });
+      } catch {
+        // The store itself failed (closed, quota): the status row waits for the next round.
+      }
     } finally {
       syncing = false;
       options.onChange(true);
@@ -185,7 +216,11 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
   const lead = async () => {
     leader = true;
     options.onChange(false);
-    await runRound();
+    try {
+      await runRound();
+    } catch {
+      // A round never throws on purpose; whatever escaped, this tab keeps leading until it closes.
+    }
     await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
   };
   if (options.locks) {
@@ -199,9 +234,11 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
   return {
     local: () => ({ online: online(), leader, syncing }),
     wake() {
-      if (leader && online()) void runRound();
+      // During a backoff a new command waits for the retry (a failing edge is not hammered per command).
+      if (leader && online() && !(failures > 0 && cancelTimer)) void runRound();
     },
     round: runRound,
+    forced: () => forced,
     setOnline(value) {
       forced = value === "auto" ? undefined : value;
       if (online()) {

@@ -15,10 +15,11 @@ export interface SyncEndpoint {
 }
 
 /**
- * Why a sync request failed. `transient`: the network or the edge is unavailable (retry with backoff);
- * `unauthorized`: the credentials were refused (retry later, tell the app); `too_large`: the batch is
- * over the edge's size limit (send fewer); `fatal`: the edge does not speak this protocol or sent
- * something unreadable (stop and tell the app).
+ * Why a sync request failed. `transient`: the network, the edge or whatever answered instead of it
+ * (a captive portal's page, an unexpected status) is not usable now: retry with backoff. `unauthorized`:
+ * the credentials were refused (retry later, tell the app). `too_large`: the batch is over the edge's
+ * size limit (send fewer). `fatal`: the edge said it does not speak this protocol: syncing stops until
+ * the app is updated.
  */
 export class SyncRequestError extends Error {
   constructor(
@@ -84,12 +85,15 @@ async function post(endpoint: SyncEndpoint, action: "push" | "pull", body: unkno
   if (reply.status >= 500 || reply.status === 429 || reply.status === 408) {
     throw new SyncRequestError("transient", `sync ${action}: edge answered ${reply.status}`);
   }
-  if (!reply.ok)
-    throw new SyncRequestError("fatal", `sync ${action}: edge answered ${reply.status}: ${text.slice(0, 200)}`);
+  if (!reply.ok) {
+    // Only the edge's explicit refusal of the protocol is final; any other answer may be a proxy's.
+    const kind = text.includes('"UNSUPPORTED_PROTOCOL"') ? "fatal" : "transient";
+    throw new SyncRequestError(kind, `sync ${action}: edge answered ${reply.status}: ${text.slice(0, 200)}`);
+  }
   try {
     return parseJsonSafely(text);
   } catch (error) {
-    throw new SyncRequestError("fatal", `sync ${action}: unreadable answer`, { cause: error });
+    throw new SyncRequestError("transient", `sync ${action}: unreadable answer`, { cause: error });
   }
 }
 
@@ -97,7 +101,7 @@ async function post(endpoint: SyncEndpoint, action: "push" | "pull", body: unkno
 export async function pushCommands(endpoint: SyncEndpoint, commands: readonly MessageData[]): Promise<PushOutcome[]> {
   const parsed = pushReplySchema.safeParse(await post(endpoint, "push", { commands }));
   if (!parsed.success || parsed.data.results.length !== commands.length) {
-    throw new SyncRequestError("fatal", "sync push: the edge's answer does not match the protocol");
+    throw new SyncRequestError("transient", "sync push: the answer does not match the protocol");
   }
   return parsed.data.results as PushOutcome[];
 }
@@ -111,6 +115,6 @@ export async function pullEvents(
   limit: number,
 ): Promise<{ events: RecordedEvent[]; version: number }> {
   const parsed = pullReplySchema.safeParse(await post(endpoint, "pull", { aggregate, id, after, limit }));
-  if (!parsed.success) throw new SyncRequestError("fatal", "sync pull: the edge's answer does not match the protocol");
+  if (!parsed.success) throw new SyncRequestError("transient", "sync pull: the answer does not match the protocol");
   return parsed.data as { events: RecordedEvent[]; version: number };
 }

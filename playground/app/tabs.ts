@@ -95,6 +95,8 @@ function renderStatus() {
   const s = offline.status();
   $("sync-status").textContent =
     `${s.online ? "online" : "OFFLINE"} · ${s.leader ? "this tab syncs" : "another tab syncs"} · pending ${s.pending} · rejected ${s.rejected} · last sync ${s.lastSyncAt ? new Date(s.lastSyncAt).toLocaleTimeString() : "never"}${s.lastError ? ` · error: ${s.lastError}` : ""}`;
+  // The switch is shared by the tabs (and kept across reloads): show what is in force.
+  ($("offline-switch") as HTMLInputElement).checked = !s.online;
   $("sync-status").dataset.pending = String(s.pending);
   $("sync-status").dataset.rejected = String(s.rejected);
 }

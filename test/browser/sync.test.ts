@@ -129,6 +129,24 @@ describe("offline-first sync (Chromium + local edge Worker)", () => {
     await right.close();
   }, 120_000);
 
+  it("commands queued by a tab that closed while offline are synced by another tab", async () => {
+    const db = `orphans-${++round}`;
+    const id = `orphan-${round}`;
+    const closing = await openTab(db, "closing");
+    await runScenario(closing, "setOnline", false);
+    await runScenario(closing, "run", { service: "open_account", rawRequest: { id, owner: "Ada" } });
+    await runScenario(closing, "deposits", { id, amounts: [3, 4] });
+    await closing.close();
+    const survivor = await openTab(db, "survivor");
+    // The offline switch is stored with the database (it survives the tab): switch back to the browser's view.
+    await runScenario(survivor, "setOnline", "auto");
+    await drained(survivor);
+    const edgeStream = await runScenario<{ events: { data: { type: string } }[] }>(survivor, "edgeEvents", { id });
+    expect(edgeStream.events.map((e) => e.data.type)).toEqual(["AccountOpened", "Deposited", "Deposited"]);
+    expect(await runScenario(survivor, "view", { id })).toMatchObject({ state: { balance: 7 }, tentative: 0 });
+    await survivor.close();
+  });
+
   it("a command the edge rejects is reported and the queue moves on", async () => {
     const db = `rejected-${++round}`;
     const closing = `closing-${round}`;

@@ -196,4 +196,43 @@ describe("nodes over a BroadcastChannel", () => {
     }
     expect(caller.peers()).toContain("background");
   });
+
+  it("a hung peer that resumes after being dropped comes back with its services, without waiting for a re-announce", async () => {
+    const channel = freshChannel();
+    const clock = new VirtualClock();
+    const liveness = { clock, locks: null, heartbeatMs: 1_000, peerTimeoutMs: 3_000 };
+    let hung = false;
+    // B's channel: while "hung" it neither hears nor says anything (a blocked main thread).
+    class HangingChannel {
+      private readonly inner: BroadcastChannel;
+      constructor(name: string) {
+        this.inner = new BroadcastChannel(name);
+      }
+      postMessage(message: unknown) {
+        if (!hung) this.inner.postMessage(message);
+      }
+      addEventListener(type: "message", listener: (event: { data: unknown }) => void) {
+        this.inner.addEventListener(type, (event) => {
+          if (!hung) listener(event);
+        });
+      }
+      close() {
+        this.inner.close();
+      }
+    }
+    const a = await nodeOn(channel, "a", liveness);
+    // B's timers stand still while it hangs (its own clock), so it never drops A meanwhile.
+    const bClock = new VirtualClock();
+    const b = await nodeOn(channel, "b", { ...liveness, clock: bClock, BroadcastChannel: HangingChannel });
+    b.register(echo("b"));
+    await eventually(() => a.discover(Message.new("echo")).length === 1, "a learned b's service");
+    hung = true;
+    for (let i = 0; i < 5; i++) await clock.advance(1_000);
+    await eventually(() => !a.peers().includes("b"), "a dropped the hung b");
+    expect(a.discover(Message.new("echo"))).toEqual([]);
+    hung = false;
+    await bClock.advance(1_000); // b's first heartbeat after resuming
+    await eventually(() => a.discover(Message.new("echo")).length === 1, "b's service is back");
+    expect((await a.dispatch(Message.new("echo"))).response).toEqual({ status: "ok", payload: "b" });
+  });
 });

@@ -52,12 +52,18 @@ function standInEdge() {
     }),
   );
   let down = false;
+  let portal = false;
+  const forbidden = new Set<string>();
   const requests: string[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const action = String(input).split("/").pop() as string;
     requests.push(action);
     if (down) throw new TypeError("Failed to fetch");
+    if (portal) return new Response("<html>Sign in to the hotel Wi-Fi</html>", { status: 200 });
     const body = JSON.parse(String(init?.body));
+    if (action === "pull" && forbidden.has(body.id)) {
+      return Response.json({ error: { code: "FORBIDDEN" } }, { status: 403 });
+    }
     if (body.protocol !== 1) return Response.json({ error: { code: "UNSUPPORTED_PROTOCOL" } }, { status: 400 });
     if (action === "pull") {
       const stream = `account-${body.id}`;
@@ -80,6 +86,12 @@ function standInEdge() {
     setDown(value: boolean) {
       down = value;
     },
+    setPortal(value: boolean) {
+      portal = value;
+    },
+    forbid(id: string) {
+      forbidden.add(id);
+    },
   };
 }
 
@@ -92,18 +104,27 @@ afterEach(async () => {
   }
 });
 
-async function tab(edge: ReturnType<typeof standInEdge>, fetch = edge.fetch, batchSize = 50) {
-  const db = `offline-${++dbCount}`;
-  const store = await openIndexedDbEventStore({ name: db, indexedDB: new fake.IDBFactory() });
+interface TabOptions {
+  fetch?: typeof fetch;
+  batchSize?: number;
+  backoffMs?: number;
+  /** Share one database between clients (tabs): the same factory and name. */
+  database?: { factory: IDBFactory; name: string };
+  BroadcastChannel?: typeof BroadcastChannel;
+}
+
+async function tab(edge: ReturnType<typeof standInEdge>, options: TabOptions = {}) {
+  const database = options.database ?? { factory: new fake.IDBFactory(), name: `offline-${++dbCount}` };
+  const store = await openIndexedDbEventStore({ name: database.name, indexedDB: database.factory });
   const client = createOfflineClient({
     store,
     aggregates: { account },
-    endpoint: { url: "https://edge.test/x3m/sync", fetch },
+    endpoint: { url: "https://edge.test/x3m/sync", fetch: options.fetch ?? edge.fetch },
     locks: null,
     connectivity: null,
-    BroadcastChannel: undefined,
-    backoff: { initialMs: 5, maxMs: 20 },
-    batchSize,
+    BroadcastChannel: options.BroadcastChannel,
+    backoff: { initialMs: options.backoffMs ?? 5, maxMs: Math.max(20, options.backoffMs ?? 5) },
+    batchSize: options.batchSize ?? 50,
     pullIntervalMs: 0,
   });
   const accounts = client.aggregate("account");
@@ -197,7 +218,7 @@ describe("offline client (fake-indexeddb, stand-in edge)", () => {
       }
       return edge.fetch(input, init);
     };
-    const { client, run, synced, accounts } = await tab(edge, faulty, 4);
+    const { client, run, synced, accounts } = await tab(edge, { fetch: faulty, batchSize: 4 });
     client.setOnline(false);
     await run("open_account", { id: "a1", owner: "Ada" });
     for (let amount = 1; amount <= 40; amount++) await run("deposit", { id: "a1", amount });
@@ -249,5 +270,64 @@ describe("offline client (fake-indexeddb, stand-in edge)", () => {
     edge.setDown(false);
     await synced();
     expect(await edge.store.version("account-a1")).toBe(0);
+  });
+
+  it("while backing off, new commands wait for the retry instead of each calling the failing edge", async () => {
+    const edge = standInEdge();
+    edge.setDown(true);
+    const { client, run } = await tab(edge, { backoffMs: 60_000 });
+    await run("open_account", { id: "a1", owner: "Ada" });
+    for (let i = 0; i < 100 && client.status().lastError === null; i++) await new Promise((r) => setTimeout(r, 5));
+    const before = edge.requests.length;
+    for (let amount = 1; amount <= 10; amount++) await run("deposit", { id: "a1", amount });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(edge.requests.length).toBe(before);
+    expect(client.status()).toMatchObject({ pending: 11 });
+  });
+
+  it("an aggregate whose pull is refused does not keep the others from syncing", async () => {
+    const edge = standInEdge();
+    const { client, run, accounts } = await tab(edge);
+    await run("open_account", { id: "mine", owner: "Ada" });
+    await run("open_account", { id: "theirs", owner: "Bob" });
+    edge.forbid("theirs");
+    client.setOnline(false);
+    await run("deposit", { id: "mine", amount: 4 });
+    await run("deposit", { id: "theirs", amount: 1 });
+    client.setOnline(true);
+    for (let i = 0; i < 200; i++) {
+      if ((await accounts.view("mine")).confirmedVersion === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(await accounts.view("mine")).toMatchObject({ state: { balance: 4 }, confirmedVersion: 1, tentative: [] });
+    // "theirs" was applied but its pull is refused: it stays queued (applied), so it stays tracked.
+    const left = (await client.outbox()).map((row) => `${row.aggregateId}:${row.status}`);
+    expect(new Set(left)).toEqual(new Set(["theirs:applied"]));
+    expect(client.status().lastError).toContain("refused (403)");
+  });
+
+  it("an answer that is not the edge's (a captive portal's page) is retried, not treated as final", async () => {
+    const edge = standInEdge();
+    edge.setPortal(true);
+    const { client, run, synced } = await tab(edge);
+    await run("open_account", { id: "a1", owner: "Ada" });
+    for (let i = 0; i < 100 && edge.requests.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(client.status().lastError).toContain("unreadable answer");
+    edge.setPortal(false);
+    await synced();
+    expect(await edge.store.version("account-a1")).toBe(0);
+  });
+
+  it("the offline switch is shared by the tabs of one database", async () => {
+    const edge = standInEdge();
+    const database = { factory: new fake.IDBFactory(), name: `shared-${++dbCount}` };
+    const first = await tab(edge, { database, BroadcastChannel });
+    const second = await tab(edge, { database, BroadcastChannel });
+    second.client.setOnline(false);
+    for (let i = 0; i < 200 && first.client.status().online; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(first.client.status().online).toBe(false);
+    second.client.setOnline("auto");
+    for (let i = 0; i < 200 && !first.client.status().online; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(first.client.status().online).toBe(true);
   });
 });
