@@ -8,7 +8,7 @@ import {
   SdkErrorCode,
 } from "../../src/index.ts";
 import { type CheckpointRow, X3M_STORES, type X3mDatabase, type X3mTransaction } from "./schema.ts";
-import { abortQuietly, ending, storageError } from "./storage-error.ts";
+import { commitAfter, ending, storageError } from "./storage-error.ts";
 
 /**
  * The transaction a projection writes its read model through: readwrite, covering `x3m_checkpoints` and
@@ -106,18 +106,15 @@ export function createIndexedDbCheckpointStore<TSchema extends DBSchema | unknow
       }
     };
     try {
-      const value = await body(tx, run);
-      committing = true;
-      try {
-        tx.commit();
-      } catch {
-        // Already committing: `ended` tells how it ended.
-      }
-      await ended;
-      return value;
+      return await commitAfter(
+        tx,
+        ended,
+        () => body(tx, run),
+        () => {
+          committing = true;
+        },
+      );
     } catch (error) {
-      abortQuietly(tx);
-      await ended.catch(() => {}); // then `tx.error` says why
       if (committedEarly || inactive(applyFailure?.error ?? error)) {
         throw new SdkClientError(
           SdkErrorCode.INVALID_OPTIONS,

@@ -30,7 +30,7 @@ import {
   type X3mSchema,
   type X3mTransaction,
 } from "./schema.ts";
-import { abortQuietly, closedError, ending, storageError } from "./storage-error.ts";
+import { closedError, commitAfter, ending, storageError } from "./storage-error.ts";
 
 const DEFAULT_LIMIT = 1_000;
 const DEFAULT_NAME = "x3m-system";
@@ -174,19 +174,9 @@ export async function openIndexedDbEventStore(options: IndexedDbEventStoreOption
   // `body` must await only the transaction's own requests (field notes H22); the commit is explicit (H23).
   const write = async <T>(operation: string, stores: readonly string[], body: (tx: X3mTransaction) => Promise<T>) => {
     const tx = begin(operation, stores, "readwrite") as X3mTransaction;
-    const ended = ending(tx);
     try {
-      const value = await body(tx);
-      try {
-        tx.commit();
-      } catch {
-        // Already committing: `ended` tells how it ended.
-      }
-      await ended;
-      return value;
+      return await commitAfter(tx, ending(tx), () => body(tx));
     } catch (error) {
-      abortQuietly(tx);
-      await ended.catch(() => {}); // then `tx.error` says why
       throw storageError(error, operation, tx);
     }
   };

@@ -133,3 +133,32 @@ export function ending(tx: X3mTransaction<IDBTransactionMode>): Promise<void> {
   ended.catch(() => {});
   return ended;
 }
+
+/**
+ * Runs `body` on the open transaction `tx` (whose `ending` is `ended`), then commits it; when `body`
+ * throws, aborts it and rethrows once the abort has settled, so `tx.error` says why. `beforeCommit`
+ * runs right before the commit is asked for.
+ * @internal
+ */
+export async function commitAfter<T>(
+  tx: X3mTransaction,
+  ended: Promise<void>,
+  body: () => Promise<T>,
+  beforeCommit?: () => void,
+): Promise<T> {
+  try {
+    const value = await body();
+    beforeCommit?.();
+    try {
+      tx.commit();
+    } catch {
+      // Already committing: `ended` tells how it ended.
+    }
+    await ended;
+    return value;
+  } catch (error) {
+    abortQuietly(tx);
+    await ended.catch(() => {});
+    throw error;
+  }
+}

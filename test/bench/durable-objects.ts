@@ -5,18 +5,11 @@
  * SQLite inserts in the same object; cold loads against stream length with and without snapshots; 10,000
  * schedules fired through one object's alarm, each counted on delivery.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startWranglerDev } from "../wrangler-dev.ts";
 import { fmt, markdown, median, ROUNDS } from "./measure.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CONFIG = join(ROOT, "test/bench/durable-objects/wrangler.toml");
-const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
-const START_TIMEOUT_MS = 90_000;
+const CONFIG = fileURLToPath(new URL("./durable-objects/wrangler.toml", import.meta.url));
 const CALL_TIMEOUT_MS = 60_000;
 
 // Types of what the bench objects answer (see ./durable-objects/worker.ts).
@@ -37,86 +30,6 @@ interface ScheduleReport {
   readonly done: boolean;
 }
 type Binding = "COMMANDS" | "SCHEDULER" | "RAW_ALARMS";
-
-// ---- wrangler dev ---------------------------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Dev {
-  readonly origin: string;
-  stop(): Promise<void>;
-}
-
-/** Starts `wrangler dev` on the bench Worker: a free port, state in a temporary directory, no metrics. */
-async function startWrangler(): Promise<Dev> {
-  const port = await freePort();
-  const state = mkdtempSync(join(tmpdir(), "x3m-bench-do-"));
-  // Its own process group, so that stopping it also stops the workerd it runs.
-  const child: ChildProcess = spawn(
-    WRANGLER,
-    ["dev", "-c", CONFIG, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state],
-    {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    const signal = (name: NodeJS.Signals) => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, name);
-      } catch {
-        // already gone
-      }
-    };
-    if (child.exitCode === null && child.signalCode === null) {
-      signal("SIGTERM");
-      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 5_000).unref());
-      if ((await Promise.race([exited, timeout])) === "timeout") {
-        signal("SIGKILL");
-        await exited;
-      }
-    }
-    rmSync(state, { recursive: true, force: true });
-  };
-  let output = "";
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`wrangler dev did not start in ${START_TIMEOUT_MS / 1000} s:\n${output}`)),
-        START_TIMEOUT_MS,
-      );
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("Ready on")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`wrangler dev exited (${code}):\n${output}`));
-      });
-    });
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  // Keep draining its output (a full pipe would block it); it is only shown if a call fails.
-  child.stdout?.on("data", () => {});
-  child.stderr?.on("data", () => {});
-  return { origin: `http://127.0.0.1:${port}`, stop };
-}
 
 /** One benchmark call: the Worker forwards it to the named object's method. Answers the result and the wall time. */
 async function call<T>(
@@ -520,7 +433,7 @@ Median of ${SCHEDULE_ROUNDS} interleaved rounds after a warm-up of 100; then ${G
 
 export async function durableObjectsBench(): Promise<void> {
   const started = performance.now();
-  const dev = await startWrangler();
+  const dev = await startWranglerDev({ config: CONFIG });
   try {
     const bootMs = performance.now() - started;
     const timing = await chooseTiming(dev.origin);

@@ -2,7 +2,7 @@
  * IndexedDB benchmark: appends per second in headless Chromium through `openIndexedDbEventStore`, one
  * command of 10 events per transaction, next to a raw idb batch put of the same 10 rows in one
  * transaction (the baseline) and to one transaction per event. Measured inside the page
- * (`./indexeddb-page.ts`), with the timing helpers of every suite.
+ * (`./pages/indexeddb-bench.ts`), with the timing helpers of every suite.
  */
 import { fileURLToPath } from "node:url";
 import { runScenario, startBrowserHarness } from "../browser/harness.ts";
@@ -12,7 +12,7 @@ const EVENTS = 10;
 
 export async function indexedDbBench(): Promise<void> {
   const started = performance.now();
-  const page = fileURLToPath(new URL("./indexeddb-page.ts", import.meta.url));
+  const page = fileURLToPath(new URL("./pages/indexeddb-bench.ts", import.meta.url));
   await using harness = await startBrowserHarness({ "indexeddb-bench": page });
   const tab = await harness.newPage();
   const { results, iterations, stored, userAgent } = await runScenario<{

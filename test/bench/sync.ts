@@ -4,7 +4,7 @@
  * tentative ones), next to the same deposits pushed raw to the edge's sync endpoint. Not a test.
  */
 import { runScenario, startBrowserHarness } from "../browser/harness.ts";
-import { startLocalEdge } from "../browser/wrangler-dev.ts";
+import { startWranglerDev } from "../wrangler-dev.ts";
 import { fmt, markdown, median } from "./measure.ts";
 
 const N = 200;
@@ -12,7 +12,7 @@ const BATCH = 50;
 const ROUNDS = 3;
 
 export async function syncBench(): Promise<void> {
-  await using edge = await startLocalEdge();
+  await using edge = await startWranglerDev();
   await using harness = await startBrowserHarness(
     { "sync-bench": "test/bench/pages/sync-bench.ts" },
     { edge: edge.origin },

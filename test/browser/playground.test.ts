@@ -2,15 +2,15 @@
 // locally, and a real Chromium uses the page to open an account, deposit, and read the balance.
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWranglerDev, type WranglerDev } from "../wrangler-dev.ts";
 import { launchBrowser } from "./harness.ts";
-import { type LocalEdge, startLocalEdge } from "./wrangler-dev.ts";
 
-let edge: LocalEdge | undefined;
+let edge: WranglerDev | undefined;
 let browser: Browser | undefined;
 let origin = "";
 
 beforeAll(async () => {
-  edge = await startLocalEdge();
+  edge = await startWranglerDev();
   origin = edge.origin;
   browser = await launchBrowser();
 }, 120_000);

@@ -2,15 +2,15 @@
 // one IndexedDB database, run commands offline, and one tab at a time syncs every tab's queue.
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWranglerDev, type WranglerDev } from "../wrangler-dev.ts";
 import { type BrowserHarness, runScenario, startBrowserHarness } from "./harness.ts";
-import { type LocalEdge, startLocalEdge } from "./wrangler-dev.ts";
 
-let edge: LocalEdge | undefined;
+let edge: WranglerDev | undefined;
 let harness: BrowserHarness;
 let round = 0;
 
 beforeAll(async () => {
-  edge = await startLocalEdge();
+  edge = await startWranglerDev();
   harness = await startBrowserHarness(
     { "sync-scenarios": "test/browser/pages/sync-scenarios.ts" },
     { edge: edge.origin },

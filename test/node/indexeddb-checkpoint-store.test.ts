@@ -2,7 +2,7 @@
 // each store: the read-model writes made through `tx` commit or abort with the checkpoint.
 import * as fake from "fake-indexeddb";
 import { type IDBPDatabase, openDB } from "idb";
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from "vitest";
+import { describe, expect, expectTypeOf, it, vi } from "vitest";
 import {
   type CheckpointTransaction,
   createIndexedDbCheckpointStore,
@@ -13,26 +13,9 @@ import {
 } from "../../adapters/indexeddb/index.ts";
 import { defineProjector, isSdkClientError } from "../../src/index.ts";
 import { checkpointStoreContract } from "../../src/testing/index.ts";
+import { useFakeIndexedDbGlobals } from "./fake-indexeddb.ts";
 
-// idb checks `instanceof IDBRequest` (and the other IDB classes) against globals: give it fake-indexeddb's.
-const fakeGlobals = {
-  IDBCursor: fake.IDBCursor,
-  IDBCursorWithValue: fake.IDBCursorWithValue,
-  IDBDatabase: fake.IDBDatabase,
-  IDBIndex: fake.IDBIndex,
-  IDBKeyRange: fake.IDBKeyRange,
-  IDBObjectStore: fake.IDBObjectStore,
-  IDBOpenDBRequest: fake.IDBOpenDBRequest,
-  IDBRequest: fake.IDBRequest,
-  IDBTransaction: fake.IDBTransaction,
-  IDBVersionChangeEvent: fake.IDBVersionChangeEvent,
-};
-beforeAll(() => {
-  for (const [name, value] of Object.entries(fakeGlobals)) vi.stubGlobal(name, value);
-});
-afterAll(() => {
-  vi.unstubAllGlobals();
-});
+useFakeIndexedDbGlobals();
 
 interface AppSchema extends X3mSchema {
   balances: { key: string; value: { account: string; balance: number } };

@@ -3,7 +3,7 @@
 
 import * as fake from "fake-indexeddb";
 import { openDB } from "idb";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   appendInTransaction,
   createX3mStores,
@@ -17,26 +17,9 @@ import {
 } from "../../adapters/indexeddb/index.ts";
 import { isSdkClientError, SdkErrorCode } from "../../src/index.ts";
 import { eventStoreContract, VirtualClock } from "../../src/testing/index.ts";
+import { useFakeIndexedDbGlobals } from "./fake-indexeddb.ts";
 
-// idb checks `instanceof IDBRequest` (and the other IDB classes) against globals: give it fake-indexeddb's.
-const fakeGlobals = {
-  IDBCursor: fake.IDBCursor,
-  IDBCursorWithValue: fake.IDBCursorWithValue,
-  IDBDatabase: fake.IDBDatabase,
-  IDBIndex: fake.IDBIndex,
-  IDBKeyRange: fake.IDBKeyRange,
-  IDBObjectStore: fake.IDBObjectStore,
-  IDBOpenDBRequest: fake.IDBOpenDBRequest,
-  IDBRequest: fake.IDBRequest,
-  IDBTransaction: fake.IDBTransaction,
-  IDBVersionChangeEvent: fake.IDBVersionChangeEvent,
-};
-beforeAll(() => {
-  for (const [name, value] of Object.entries(fakeGlobals)) vi.stubGlobal(name, value);
-});
-afterAll(() => {
-  vi.unstubAllGlobals();
-});
+useFakeIndexedDbGlobals();
 
 const open = (options: { indexedDB?: IDBFactory; clock?: VirtualClock } = {}) =>
   openIndexedDbEventStore({ indexedDB: options.indexedDB ?? new fake.IDBFactory(), clock: options.clock });

@@ -2,6 +2,7 @@
 // mesh features (pub/sub, cast, draining, traces) run between tabs.
 import { broadcastChannelTransport } from "../../../adapters/broadcast-channel/index.ts";
 import { createNode, defineRouter, Message, type MessageData, type SystemNode } from "../../../src/index.ts";
+import { settled, startDispatch } from "./pending-dispatch.ts";
 
 let node: SystemNode | undefined;
 let draining: Promise<void> | undefined;
@@ -91,18 +92,8 @@ const scenarios = {
     return (await started().dispatch(Message.new(service), { timeoutMs: 30_000 })).response;
   },
 
-  /** Starts a dispatch that asks `first` first and keeps it pending on the page; `settled` reads it later. */
-  startDispatch({ service, first }: { service: string; first: string }) {
-    const pending = started()
-      .dispatch(Message.new(service), {
-        timeoutMs: 600_000,
-        nodeOrder: (providers) => [...providers].sort((p) => (p.node === first ? -1 : 1)),
-      })
-      .then((reply) => reply.response);
-    (globalThis as { pendingDispatch?: unknown }).pendingDispatch = pending;
-    return true;
-  },
-  settled: () => (globalThis as { pendingDispatch?: Promise<unknown> }).pendingDispatch,
+  startDispatch: ({ service, first }: { service: string; first: string }) => startDispatch(started(), service, first),
+  settled,
 
   /** Starts draining (not awaited: the work in flight holds it) and returns the state right after. */
   drain() {

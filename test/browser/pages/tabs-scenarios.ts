@@ -2,6 +2,7 @@
 import { broadcastChannelTransport } from "../../../adapters/broadcast-channel/index.ts";
 import { createNode, defineRouter, Message, type SystemNode } from "../../../src/index.ts";
 import { transportContract } from "../../../src/testing/index.ts";
+import { settled, startDispatch } from "./pending-dispatch.ts";
 
 let node: SystemNode | undefined;
 const rejected: string[] = [];
@@ -70,19 +71,9 @@ const scenarios = {
     return reply.response;
   },
 
-  /** Starts a dispatch that asks `first` first and keeps it pending on the page; `settled` reads it later. */
-  startDispatch({ service, first }: { service: string; first: string }) {
-    if (!node) throw new Error("no node");
-    const pending = node
-      .dispatch(Message.new(service), {
-        timeoutMs: 600_000,
-        nodeOrder: (providers) => [...providers].sort((p) => (p.node === first ? -1 : 1)),
-      })
-      .then((reply) => reply.response);
-    (globalThis as { pendingDispatch?: unknown }).pendingDispatch = pending;
-    return true;
-  },
-  settled: () => (globalThis as { pendingDispatch?: Promise<unknown> }).pendingDispatch,
+  startDispatch: ({ service, first }: { service: string; first: string }) =>
+    startDispatch(node as SystemNode, service, first),
+  settled,
 
   handledCount: () => handled,
   peerEvents: () => peerEvents,

@@ -1,7 +1,7 @@
 // Browser side of the IndexedDB benchmark (./indexeddb.ts): bundled with esbuild, run in headless Chromium.
 import { deleteDB, type IDBPDatabase, openDB } from "idb";
-import { openIndexedDbEventStore } from "../../adapters/indexeddb/index.ts";
-import { type Case, measureAll } from "./measure.ts";
+import { openIndexedDbEventStore } from "../../../adapters/indexeddb/index.ts";
+import { type Case, measureAll } from "../measure.ts";
 
 /** Events per command: every case writes this many per call. */
 const EVENTS = 10;

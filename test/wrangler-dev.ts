@@ -1,0 +1,100 @@
+// Starts a Worker under `wrangler dev` (local workerd, no Cloudflare account): the browser suites use the
+// playground Worker as their edge, the Durable Objects benchmark its own Worker.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
+const START_TIMEOUT_MS = 90_000;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A running `wrangler dev`; `stop()` (or `await using`) ends it and its workerd, and removes its state. */
+export interface WranglerDev extends AsyncDisposable {
+  readonly origin: string;
+  stop(): Promise<void>;
+}
+
+export interface WranglerDevOptions {
+  /** The wrangler config. @default the root wrangler.toml (the playground Worker) */
+  readonly config?: string;
+}
+
+/**
+ * Starts `wrangler dev` on a free loopback port, with its Durable Objects persisted in a temporary
+ * directory and no metrics: the local edge the browser suites and the benchmarks talk to.
+ */
+export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
+  const config = options.config ?? join(ROOT, "wrangler.toml");
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), "x3m-wrangler-"));
+  // Its own process group, so that stopping it also stops the workerd it runs.
+  const child: ChildProcess = spawn(
+    WRANGLER,
+    ["dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state],
+    {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, name);
+      } catch {
+        // already gone
+      }
+    };
+    if (child.exitCode === null && child.signalCode === null) {
+      signal("SIGTERM");
+      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 5_000).unref());
+      if ((await Promise.race([exited, timeout])) === "timeout") {
+        signal("SIGKILL");
+        await exited;
+      }
+    }
+    rmSync(state, { recursive: true, force: true });
+  };
+  let output = "";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`wrangler dev did not start in ${START_TIMEOUT_MS / 1000} s:\n${output}`)),
+        START_TIMEOUT_MS,
+      );
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("Ready on")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", onData);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`wrangler dev exited (${code}):\n${output}`));
+      });
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  // Keep draining its output (a full pipe would block it); it is only shown if a call fails.
+  child.stdout?.on("data", () => {});
+  child.stderr?.on("data", () => {});
+  return { origin: `http://127.0.0.1:${port}`, stop, [Symbol.asyncDispose]: stop };
+}
