@@ -7,7 +7,7 @@ import {
   type TransportLink,
 } from "../../src/index.ts";
 import { type Envelope, type EnvelopeKind, readEnvelope } from "./envelope.ts";
-import { holdLifeLock, type LockManagerLike, lifeLockName, watchLifeLock } from "./liveness-locks.ts";
+import { holdLifeLock, lifeLockName, watchLifeLock } from "./liveness-locks.ts";
 
 /** The part of the `BroadcastChannel` API the transport uses. */
 export interface BroadcastChannelLike {
@@ -27,7 +27,7 @@ export interface BroadcastChannelTransportOptions {
    * Web Locks for exact, timer-free detection of closed and crashed tabs; `null` relies on heartbeats
    * alone. @default globalThis.navigator.locks when present
    */
-  locks?: LockManagerLike | null;
+  locks?: LockManager | null;
   /** How often this node says it is alive. @default 2_000 */
   heartbeatMs?: number;
   /**
@@ -78,7 +78,7 @@ export function broadcastChannelTransport(options: BroadcastChannelTransportOpti
   if (!Channel) throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, "this runtime has no BroadcastChannel");
   const locks =
     options.locks === undefined
-      ? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
+      ? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
       : (options.locks ?? undefined);
   const clock = options.clock ?? systemClock;
   const heartbeatMs = options.heartbeatMs ?? 2_000;

@@ -7,4 +7,3 @@ export {
   type BroadcastChannelTransportOptions,
   broadcastChannelTransport,
 } from "./broadcast-channel-transport.ts";
-export type { LockManagerLike } from "./liveness-locks.ts";

@@ -5,22 +5,13 @@
  * throttled to once a minute, so heartbeats alone would either be slow or drop live background tabs).
  */
 
-/** The part of `navigator.locks` used here (so tests and older runtimes can pass their own or none). */
-export interface LockManagerLike {
-  request(
-    name: string,
-    options: { mode?: "exclusive" | "shared"; signal?: AbortSignal },
-    callback: (lock: unknown) => Promise<unknown> | unknown,
-  ): Promise<unknown>;
-}
-
 /** The lock a node holds while it lives. */
 export function lifeLockName(channel: string, nodeId: string): string {
   return `x3m-system:bc:${channel}:${nodeId}`;
 }
 
 /** Takes this node's life lock; resolves once it is held. `release` lets it go. */
-export async function holdLifeLock(locks: LockManagerLike, name: string): Promise<{ release(): void }> {
+export async function holdLifeLock(locks: LockManager, name: string): Promise<{ release(): void }> {
   let release: () => void = () => {};
   const released = new Promise<void>((resolve) => {
     release = resolve;
@@ -40,7 +31,7 @@ export async function holdLifeLock(locks: LockManagerLike, name: string): Promis
  * Calls `onGone` when the holder of `name` lets its lock go (it closed or died). Aborting `signal`
  * stops watching without calling `onGone`.
  */
-export function watchLifeLock(locks: LockManagerLike, name: string, signal: AbortSignal, onGone: () => void): void {
+export function watchLifeLock(locks: LockManager, name: string, signal: AbortSignal, onGone: () => void): void {
   locks
     .request(name, { mode: "exclusive", signal }, () => {
       if (!signal.aborted) onGone();

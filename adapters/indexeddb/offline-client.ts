@@ -12,9 +12,9 @@ import {
   systemClock,
   type Telemetry,
 } from "../../src/index.ts";
+import { coalesced } from "./coalesced.ts";
 import { type Doorbell, openDoorbell } from "./doorbell.ts";
 import type { IndexedDbEventStore } from "./event-store.ts";
-import type { LockManagerLike } from "./locks.ts";
 import { type OfflineStore, openOfflineStore } from "./offline-store.ts";
 import type { OutboxRow } from "./outbox.ts";
 import { createSyncLoop, type SyncLoop } from "./sync-loop.ts";
@@ -49,7 +49,7 @@ export interface OfflineClientOptions {
   readonly clock?: Clock;
   readonly telemetry?: Telemetry;
   /** Web Locks: one tab syncs at a time, and local commands of one aggregate run one at a time across tabs. @default navigator.locks */
-  readonly locks?: LockManagerLike | null;
+  readonly locks?: LockManager | null;
   /** The doorbell channel between tabs. @default globalThis.BroadcastChannel */
   readonly BroadcastChannel?: new (
     name: string,
@@ -126,7 +126,8 @@ export interface OfflineClient {
    * ended, successfully or not: read `status()`), else it rings the tab that syncs and resolves at once.
    */
   syncNow(): Promise<void>;
-  close(): void;
+  /** Stops syncing and listening; resolves once the sync round in flight (if any) has ended. */
+  close(): Promise<void>;
 }
 
 function randomTabId(): string {
@@ -150,7 +151,7 @@ export function createOfflineClient(options: OfflineClientOptions): OfflineClien
   const tabId = options.tabId ?? randomTabId();
   const locks =
     options.locks === undefined
-      ? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
+      ? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
       : (options.locks ?? undefined);
   const store: OfflineStore = openOfflineStore(options.store, clock);
   const listeners = new Set<(status: SyncStatus) => void>();
@@ -169,9 +170,6 @@ export function createOfflineClient(options: OfflineClientOptions): OfflineClien
     lastError: null,
   };
 
-  /** Re-reads what every tab shares (counts, last sync) and tells listeners. */
-  let refreshing: Promise<void> | undefined;
-  let refreshAgain = false;
   let refreshTimer: (() => void) | undefined;
   /** Coalesces bursts (a command per millisecond must not cost a status read each). */
   const refreshSoon = () => {
@@ -180,35 +178,27 @@ export function createOfflineClient(options: OfflineClientOptions): OfflineClien
       void refresh();
     }, 10);
   };
-  const refresh = (): Promise<void> => {
-    if (refreshing) {
-      refreshAgain = true;
-      return refreshing;
-    }
-    refreshing = (async () => {
-      do {
-        refreshAgain = false;
-        if (closed) return;
-        const summary = await store.summary();
-        // The offline switch is shared: another tab may have flipped it since (a newer stamp).
-        if (summary.forced.stamp > forcedStamp) {
-          forcedStamp = summary.forced.stamp;
-          loop.setOnline(summary.forced.online ?? "auto");
-        }
-        status = { ...status, ...summary.counts, ...summary.status, ...loop.local() };
-        for (const row of summary.rejectedRows) {
-          // Reported only to a listener: one registered later still hears about it.
-          if (reported.has(row.messageId) || rejectedListeners.size === 0) continue;
-          reported.add(row.messageId);
-          for (const listener of rejectedListeners) listener(row);
-        }
-        for (const listener of listeners) listener(status);
-      } while (refreshAgain);
-    })().finally(() => {
-      refreshing = undefined;
-    });
-    return refreshing;
-  };
+  /** Re-reads what every tab shares (counts, last sync, the offline switch) and tells listeners. */
+  const refresh = coalesced(
+    async () => {
+      if (closed) return;
+      const summary = await store.summary();
+      // The offline switch is shared: another tab may have flipped it since (a newer stamp).
+      if (summary.forced.stamp > forcedStamp) {
+        forcedStamp = summary.forced.stamp;
+        loop.setOnline(summary.forced.online ?? "auto");
+      }
+      status = { ...status, ...summary.counts, ...summary.status, ...loop.local() };
+      for (const row of summary.rejectedRows) {
+        // Reported only to a listener: one registered later still hears about it.
+        if (reported.has(row.messageId) || rejectedListeners.size === 0) continue;
+        reported.add(row.messageId);
+        for (const listener of rejectedListeners) listener(row);
+      }
+      for (const listener of listeners) listener(status);
+    },
+    () => !closed,
+  );
 
   const doorbell: Doorbell = openDoorbell(
     options.store.db.name,
@@ -379,12 +369,13 @@ export function createOfflineClient(options: OfflineClientOptions): OfflineClien
       else doorbell.ring("outbox");
       await refresh();
     },
-    close() {
+    async close() {
       closed = true;
       refreshTimer?.();
-      loop.close();
       doorbell.close();
       for (const host of hosts.values()) host.close();
+      await loop.close();
+      await refresh(); // waits for a refresh in flight; starts none
     },
   };
 }

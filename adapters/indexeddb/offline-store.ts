@@ -60,12 +60,21 @@ export interface OfflineStore {
 
 export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock): OfflineStore {
   const db: X3mDatabase = eventStore.db;
+  /** A transaction whose failure is never an unhandled rejection: each method awaits `done` where it matters. */
+  const transaction = <TMode extends IDBTransactionMode>(
+    stores: string | readonly string[],
+    mode: TMode,
+  ): X3mTransaction<TMode> => {
+    const tx = db.transaction(stores as string[], mode) as X3mTransaction<TMode>;
+    tx.done.catch(() => {});
+    return tx;
+  };
   const rowsOf = (tx: X3mTransaction<IDBTransactionMode>, stream: string) =>
     tx.objectStore(OUTBOX_STORE).index("by_stream").getAll(stream) as Promise<OutboxRow[]>;
 
   return {
     async readView(stream) {
-      const tx: X3mTransaction<"readonly"> = db.transaction([...EVENT_STORE_NAMES, OUTBOX_STORE], "readonly");
+      const tx: X3mTransaction<"readonly"> = transaction([...EVENT_STORE_NAMES, OUTBOX_STORE], "readonly");
       const [confirmed, rows] = await Promise.all([readStreamInTransaction(tx, stream), rowsOf(tx, stream)]);
       await tx.done;
       return { confirmed, rows: rows.sort(bySeq) };
@@ -89,21 +98,21 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
       // transaction alone, and nothing is queued.
       // The aggregate is tracked from its first local command on, so later syncs keep it fresh.
       const track: TrackRow = { key: trackKey(aggregate, aggregateId), aggregate, aggregateId };
-      const tx = db.transaction([OUTBOX_STORE, SYNC_STORE], "readwrite");
+      const tx = transaction([OUTBOX_STORE, SYNC_STORE], "readwrite");
       await Promise.all([tx.objectStore(OUTBOX_STORE).add(row), tx.objectStore(SYNC_STORE).put(track), tx.done]);
       return version;
     },
 
     async pendingRows(limit) {
-      const tx = db.transaction(OUTBOX_STORE, "readonly");
-      const rows = (await tx.store.index("by_status").getAll("pending", limit)) as OutboxRow[];
+      const tx = transaction(OUTBOX_STORE, "readonly");
+      const rows = (await tx.objectStore(OUTBOX_STORE).index("by_status").getAll("pending", limit)) as OutboxRow[];
       await tx.done;
       return rows.sort(bySeq);
     },
 
     async recordOutcomes(rows, outcomes) {
-      const tx = db.transaction(OUTBOX_STORE, "readwrite");
-      const outbox = tx.store;
+      const tx = transaction(OUTBOX_STORE, "readwrite");
+      const outbox = tx.objectStore(OUTBOX_STORE);
       // Only rows still pending take an answer: a late answer (an earlier leader's round) must not bring
       // back a row that was confirmed and removed, nor overwrite a newer answer.
       const current = await Promise.all(
@@ -120,24 +129,27 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
     },
 
     async untrackIfIdle(aggregate, aggregateId, stream) {
-      const tx = db.transaction([OUTBOX_STORE, SYNC_STORE], "readwrite");
+      const tx = transaction([OUTBOX_STORE, SYNC_STORE], "readwrite");
       const queued = await tx.objectStore(OUTBOX_STORE).index("by_stream").count(stream);
       if (queued === 0) await tx.objectStore(SYNC_STORE).delete(trackKey(aggregate, aggregateId));
       await tx.done;
     },
 
     async setForcedOnline(online, stamp) {
-      const tx = db.transaction(SYNC_STORE, "readwrite");
-      await Promise.all([tx.store.put({ key: "forced-online", online: online ?? null, stamp }), tx.done]);
+      const tx = transaction(SYNC_STORE, "readwrite");
+      await Promise.all([
+        tx.objectStore(SYNC_STORE).put({ key: "forced-online", online: online ?? null, stamp }),
+        tx.done,
+      ]);
     },
 
     async rejectLocally(row, response) {
-      const tx = db.transaction(OUTBOX_STORE, "readwrite");
-      await Promise.all([tx.store.put({ ...row, status: "rejected", response }), tx.done]);
+      const tx = transaction(OUTBOX_STORE, "readwrite");
+      await Promise.all([tx.objectStore(OUTBOX_STORE).put({ ...row, status: "rejected", response }), tx.done]);
     },
 
     async streamsToPull() {
-      const tx = db.transaction([OUTBOX_STORE, SYNC_STORE], "readonly");
+      const tx = transaction([OUTBOX_STORE, SYNC_STORE], "readonly");
       const [applied, tracked] = await Promise.all([
         tx.objectStore(OUTBOX_STORE).index("by_status").getAll("applied") as Promise<OutboxRow[]>,
         tx.objectStore(SYNC_STORE).getAll(IDBKeyRange.bound("track:", "track:\uffff")) as Promise<TrackRow[]>,
@@ -155,7 +167,7 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
     },
 
     async applyPull(stream, after, events, complete) {
-      const tx: X3mTransaction = db.transaction([...EVENT_STORE_NAMES, OUTBOX_STORE], "readwrite");
+      const tx: X3mTransaction = transaction([...EVENT_STORE_NAMES, OUTBOX_STORE], "readwrite");
       const confirmedIds = new Set<string>();
       for (const event of events) {
         const messageId = (event.metadata as { messageId?: unknown }).messageId;
@@ -186,12 +198,12 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
     },
 
     async setStatus(status) {
-      const tx = db.transaction(SYNC_STORE, "readwrite");
-      await Promise.all([tx.store.put({ key: "status", ...status }), tx.done]);
+      const tx = transaction(SYNC_STORE, "readwrite");
+      await Promise.all([tx.objectStore(SYNC_STORE).put({ key: "status", ...status }), tx.done]);
     },
 
     async summary() {
-      const tx = db.transaction([OUTBOX_STORE, SYNC_STORE], "readonly");
+      const tx = transaction([OUTBOX_STORE, SYNC_STORE], "readonly");
       const byStatus = tx.objectStore(OUTBOX_STORE).index("by_status");
       const [pending, rejectedRows, statusRow, forcedRow] = await Promise.all([
         byStatus.count("pending"),
@@ -211,24 +223,24 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
     },
 
     async track(aggregate, aggregateId) {
-      const tx = db.transaction(SYNC_STORE, "readwrite");
+      const tx = transaction(SYNC_STORE, "readwrite");
       const row: TrackRow = { key: trackKey(aggregate, aggregateId), aggregate, aggregateId };
-      await Promise.all([tx.store.put(row), tx.done]);
+      await Promise.all([tx.objectStore(SYNC_STORE).put(row), tx.done]);
     },
 
     async outbox() {
-      const tx = db.transaction(OUTBOX_STORE, "readonly");
-      const rows = (await tx.store.getAll()) as OutboxRow[];
+      const tx = transaction(OUTBOX_STORE, "readonly");
+      const rows = (await tx.objectStore(OUTBOX_STORE).getAll()) as OutboxRow[];
       await tx.done;
       return rows.sort(bySeq);
     },
 
     async acknowledge(messageId) {
-      const tx = db.transaction(OUTBOX_STORE, "readwrite");
-      const rows = (await tx.store.index("by_status").getAll("rejected")) as OutboxRow[];
+      const tx = transaction(OUTBOX_STORE, "readwrite");
+      const rows = (await tx.objectStore(OUTBOX_STORE).index("by_status").getAll("rejected")) as OutboxRow[];
       const deletes = rows
         .filter((row) => row.messageId === messageId)
-        .map((row) => tx.store.delete(row.seq as number));
+        .map((row) => tx.objectStore(OUTBOX_STORE).delete(row.seq as number));
       await Promise.all([...deletes, tx.done]);
     },
   };

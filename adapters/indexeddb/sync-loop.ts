@@ -1,5 +1,5 @@
 import { type AnyAggregate, type Clock, Response, type Telemetry } from "../../src/index.ts";
-import type { LockManagerLike } from "./locks.ts";
+import { coalesced } from "./coalesced.ts";
 import type { OfflineStore } from "./offline-store.ts";
 import { pullEvents, pushCommands, type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
 
@@ -8,7 +8,7 @@ export interface SyncLoopOptions {
   readonly endpoint: SyncEndpoint;
   readonly aggregates: Readonly<Record<string, AnyAggregate>>;
   readonly clock: Clock;
-  readonly locks: LockManagerLike | undefined;
+  readonly locks: LockManager | undefined;
   readonly lockName: string;
   readonly connectivity: EventTarget | undefined;
   readonly batchSize: number;
@@ -29,7 +29,8 @@ export interface SyncLoop {
   setOnline(online: boolean | "auto"): void;
   /** The forced value (`undefined` = following the browser). */
   forced(): boolean | undefined;
-  close(): void;
+  /** Stops: the round in flight ends first (at its next step), then the sync lock is let go. */
+  close(): Promise<void>;
 }
 
 const PULL_PAGE = 500;
@@ -46,10 +47,10 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
   let syncing = false;
   let closed = false;
   let failures = 0;
+  /** The edge refused the protocol: no retry until `setOnline` or an `online` event. */
+  let fatal = false;
   let batchSize = options.batchSize;
   let cancelTimer: (() => void) | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
   const stop = new AbortController();
 
   const online = () => forced ?? browserOnline;
@@ -71,6 +72,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
   /** Pushes the queue in order; `true` when the edge asked to retry part of it later. */
   const push = async (): Promise<boolean> => {
     for (;;) {
+      if (closed) return false;
       const rows = await store.pendingRows(batchSize);
       if (rows.length === 0) return false;
       let outcomes: Awaited<ReturnType<typeof pushCommands>>;
@@ -130,6 +132,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
     let failure: unknown;
     for (const { aggregate, aggregateId } of await store.streamsToPull()) {
       const definition = options.aggregates[aggregate];
+      if (closed) break;
       if (!definition) continue;
       const stream = `${definition.name}-${aggregateId}`;
       try {
@@ -169,7 +172,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
       failures++;
       const message = (error as Error).message;
       options.telemetry.emit("sync_failed", {}, { error: message, failures });
-      if (!(error instanceof SyncRequestError && error.kind === "fatal")) schedule(backoffDelay());
+      fatal = error instanceof SyncRequestError && error.kind === "fatal";
       try {
         await store.setStatus({ lastSyncAt: (await store.summary()).status.lastSyncAt, lastError: message });
       } catch {
@@ -181,23 +184,19 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
     }
   };
 
-  /** Rounds never overlap: a wake during a round runs one more round after it. */
+  /** Rounds never overlap: a wake during a round runs one more round after it (unless it failed). */
+  const rounds = coalesced(round, () => !closed && failures === 0);
+  let inFlight: Promise<void> | undefined;
   const runRound = async (): Promise<void> => {
     if (!leader || closed) return;
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await round();
-      } while (again && !closed && failures === 0);
-    })().finally(() => {
-      running = undefined;
-    });
-    await running;
-    if (!closed && failures === 0 && options.pullIntervalMs > 0) schedule(options.pullIntervalMs);
+    inFlight = rounds();
+    await inFlight;
+    // The next round is scheduled once this one has ended, so a retry timer can never fire into a
+    // round in flight (where it would be coalesced away and lost).
+    if (closed) return;
+    if (failures > 0) {
+      if (!fatal) schedule(backoffDelay());
+    } else if (options.pullIntervalMs > 0) schedule(options.pullIntervalMs);
   };
 
   const onOnline = () => {
@@ -246,13 +245,15 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
         void runRound();
       }
     },
-    close() {
+    async close() {
       closed = true;
-      leader = false;
       cancelTimer?.();
-      stop.abort();
       options.connectivity?.removeEventListener("online", onOnline);
       options.connectivity?.removeEventListener("offline", onOffline);
+      // Another tab may lead once the lock goes: no answer of this tab's round may land after that.
+      await inFlight?.catch(() => {});
+      leader = false;
+      stop.abort();
     },
   };
 }

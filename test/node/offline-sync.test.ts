@@ -2,7 +2,7 @@
 // (a memory aggregate host behind the same push/pull protocol). Fast checks of the client's rules; the
 // real edge Worker and real IndexedDB are exercised in Chromium by test/browser/sync.test.ts.
 import * as fake from "fake-indexeddb";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createOfflineClient, type OfflineClient, openIndexedDbEventStore } from "../../adapters/indexeddb/index.ts";
 import {
   createAggregateHost,
@@ -14,25 +14,9 @@ import {
 } from "../../src/index.ts";
 import { seededRandom } from "../../src/testing/index.ts";
 import { account } from "../fixtures/account.ts";
+import { useFakeIndexedDbGlobals } from "./fake-indexeddb.ts";
 
-const fakeGlobals = {
-  IDBCursor: fake.IDBCursor,
-  IDBCursorWithValue: fake.IDBCursorWithValue,
-  IDBDatabase: fake.IDBDatabase,
-  IDBIndex: fake.IDBIndex,
-  IDBKeyRange: fake.IDBKeyRange,
-  IDBObjectStore: fake.IDBObjectStore,
-  IDBOpenDBRequest: fake.IDBOpenDBRequest,
-  IDBRequest: fake.IDBRequest,
-  IDBTransaction: fake.IDBTransaction,
-  IDBVersionChangeEvent: fake.IDBVersionChangeEvent,
-};
-beforeAll(() => {
-  for (const [name, value] of Object.entries(fakeGlobals)) vi.stubGlobal(name, value);
-});
-afterAll(() => {
-  vi.unstubAllGlobals();
-});
+useFakeIndexedDbGlobals();
 
 /** The edge's sync endpoint in miniature: push runs commands in order on a memory host, pull reads its store. */
 function standInEdge() {
@@ -53,6 +37,7 @@ function standInEdge() {
   );
   let down = false;
   let portal = false;
+  let maxPushBytes = Number.POSITIVE_INFINITY;
   const forbidden = new Set<string>();
   const requests: string[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
@@ -60,6 +45,7 @@ function standInEdge() {
     requests.push(action);
     if (down) throw new TypeError("Failed to fetch");
     if (portal) return new Response("<html>Sign in to the hotel Wi-Fi</html>", { status: 200 });
+    if (String(init?.body).length > maxPushBytes) return new Response("too large", { status: 413 });
     const body = JSON.parse(String(init?.body));
     if (action === "pull" && forbidden.has(body.id)) {
       return Response.json({ error: { code: "FORBIDDEN" } }, { status: 403 });
@@ -86,6 +72,9 @@ function standInEdge() {
     setDown(value: boolean) {
       down = value;
     },
+    limitPushBytes(bytes: number) {
+      maxPushBytes = bytes;
+    },
     setPortal(value: boolean) {
       portal = value;
     },
@@ -99,7 +88,7 @@ let dbCount = 0;
 const open: { client: OfflineClient; node: SystemNode }[] = [];
 afterEach(async () => {
   for (const { client, node } of open.splice(0)) {
-    client.close();
+    await client.close();
     await node.close();
   }
 });
@@ -149,7 +138,10 @@ async function tab(edge: ReturnType<typeof standInEdge>, options: TabOptions = {
       if (rows.every((row) => row.status === "rejected") && client.status().lastError === null) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    throw new Error(`not synced: ${JSON.stringify(await client.outbox())}`);
+    const rows = await client.outbox();
+    throw new Error(
+      `not synced: ${JSON.stringify(client.status())}, ${rows.length} rows: ${[...new Set(rows.map((row) => row.status))]}`,
+    );
   };
   return { client, node, run, synced, accounts };
 }
@@ -258,7 +250,7 @@ describe("offline client (fake-indexeddb, stand-in edge)", () => {
     expect(client.status().rejected).toBe(0);
   });
 
-  it("an unreachable edge is retried with backoff, and the queue survives until it answers", async () => {
+  it("an unreachable edge is retried, and the queue survives until it answers", async () => {
     const edge = standInEdge();
     edge.setDown(true);
     const { client, run, synced } = await tab(edge);
@@ -329,5 +321,27 @@ describe("offline client (fake-indexeddb, stand-in edge)", () => {
     second.client.setOnline("auto");
     for (let i = 0; i < 200 && !first.client.status().online; i++) await new Promise((r) => setTimeout(r, 5));
     expect(first.client.status().online).toBe(true);
+  });
+
+  it("a batch over the edge's size limit is halved until it fits; a command too large alone is refused locally and the queue moves on", async () => {
+    const edge = standInEdge();
+    const { client, run, synced } = await tab(edge, { batchSize: 8 });
+    client.setOnline(false);
+    await run("open_account", { id: "a1", owner: "Ada" });
+    for (let amount = 1; amount <= 7; amount++) await run("deposit", { id: "a1", amount });
+    await run("deposit", { id: "a1", amount: 100, note: "x".repeat(5_000) });
+    await run("deposit", { id: "a1", amount: 1_000 });
+    edge.limitPushBytes(3_000); // about three small commands per request
+    const reported: string[] = [];
+    client.onRejected((row) => reported.push(String(row.command.rawRequest.amount)));
+    client.setOnline(true);
+    await synced();
+    const amounts = (await edge.store.read("account-a1"))
+      .map((e) => e.data as { type: string; amount?: number })
+      .filter((e) => e.type === "Deposited")
+      .map((e) => e.amount);
+    expect(amounts).toEqual([1, 2, 3, 4, 5, 6, 7, 1_000]);
+    expect(reported).toEqual(["100"]);
+    expect(edge.requests.filter((action) => action === "push").length).toBeGreaterThan(3);
   });
 });

@@ -41,7 +41,7 @@ const scenarios = {
     await settle(async () => (await offline.outbox()).length === 0);
     const doneAt = performance.now();
     const view = await accounts.view(id);
-    offline.close();
+    await offline.close();
     return {
       queueMs: syncAt - queuedAt,
       syncMs: doneAt - syncAt,
