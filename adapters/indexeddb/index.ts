@@ -32,12 +32,15 @@ export {
 } from "./offline-client.ts";
 export type { OutboxRow } from "./outbox.ts";
 export {
+  type AnswerRow,
   type CheckpointRow,
+  type ClientRow,
   EVENT_STORE_NAMES,
   type EventRow,
   type OutboxRowShape,
   type SnapshotRow,
   type StreamRow,
+  X3M_SCHEMA_VERSION,
   X3M_STORES,
   type X3mDatabase,
   type X3mSchema,

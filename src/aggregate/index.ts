@@ -1,3 +1,12 @@
+export {
+  type AggregateRoute,
+  type AggregateTarget,
+  aggregateTargetOf,
+  type ClientCommand,
+  type ClientCommandResult,
+  type ClientCommandStatus,
+  markAggregateService,
+} from "./client-commands.ts";
 export { defineAggregate, foldEvents, initialStateOf, runCommand } from "./define-aggregate.ts";
 export { type AggregateHost, createAggregateHost, type ServiceOptions } from "./host.ts";
 export type {
