@@ -76,6 +76,7 @@ export {
 export { assertNoForbiddenKeys, exceedsBytes, parseJsonSafely } from "./safe-json.ts";
 export * from "./scheduler/index.ts";
 export type { StandardSchemaV1 } from "./standard-schema.ts";
+export * from "./sync/index.ts";
 export {
   createTelemetry,
   TELEMETRY_EVENTS,

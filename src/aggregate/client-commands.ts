@@ -1,4 +1,4 @@
-import type { ClientSequence } from "../event-store/event-store.ts";
+import type { ClientSequence, RecordedEvent } from "../event-store/event-store.ts";
 import type { Message } from "../message.ts";
 import type { Response } from "../response.ts";
 import type { ServiceHandler } from "../router.ts";
@@ -12,13 +12,19 @@ export interface AggregateRoute {
   readonly generateIdIfMissing: boolean;
 }
 
-/** A command an offline client pushed: the message, how to run it, and its place in the client's sequence. */
-export interface ClientCommand {
-  readonly route: AggregateRoute;
-  /** The command, with its aggregate id prepared (`prepareAggregateId`) and the edge's assigns. */
-  readonly message: Message;
-  readonly client: ClientSequence;
-}
+/**
+ * A command an offline client pushed, with its place in the client's sequence on the aggregate: the
+ * message and how to run it, or a refusal decided before it reached the aggregate (an invalid envelope,
+ * a router's denial), which is recorded like any final answer so the client's sequence moves on.
+ */
+export type ClientCommand =
+  | {
+      readonly client: ClientSequence;
+      readonly route: AggregateRoute;
+      /** The command, with the edge's assigns. */
+      readonly message: Message;
+    }
+  | { readonly client: ClientSequence; readonly messageId: string; readonly refusal: Response };
 
 /**
  * What happened to a pushed command. `applied` and `rejected` are final: the answer is recorded with the
@@ -35,17 +41,36 @@ export interface ClientCommandResult {
 }
 
 /**
- * Where a service's commands run, as offline sync needs to know it: the aggregate and the route, plus how
- * to run a batch of one aggregate's pushed commands in one go (one round trip and one commit on the edge).
- * Services made by an aggregate host (`host.on(…)`) or forwarded to a Durable Object
- * (`aggregateServices(…).on(…)`) carry one.
+ * An aggregate type as offline sync reaches it: running a batch of one aggregate's pushed commands in one
+ * go (one round trip and one commit on the edge), and reading its changes. An aggregate host is one
+ * (`host.sync`); the Durable Objects adapter makes one per namespace.
  */
-export interface AggregateTarget {
-  /** The aggregate's name (its streams are `${aggregate}-${id}` unless the host names them otherwise). */
-  readonly aggregate: string;
-  readonly route: AggregateRoute;
+export interface SyncAggregate {
+  /** Where the aggregate runs: the services acting on it carry the same key (see `AggregateTarget`). */
+  readonly key: object;
   /** Runs commands of the aggregate `aggregateId`, in order, each exactly once per client sequence. */
   runClientCommands(aggregateId: string, commands: readonly ClientCommand[]): Promise<ClientCommandResult[]>;
+  /**
+   * The aggregate's confirmed events after version `after` (at most `limit`), its version, and, when the
+   * page reaches that version, `clientId`'s last recorded sequence, all read at one point in time.
+   */
+  changes(
+    aggregateId: string,
+    request: { readonly after: number; readonly limit: number; readonly clientId: string },
+  ): Promise<{ events: RecordedEvent[]; version: number; seq?: number }>;
+}
+
+/**
+ * What a service does to an aggregate, as offline sync needs to know it: the route of its commands and
+ * the key of where the aggregate runs. Services made by an aggregate host (`host.on(…)`) or forwarded
+ * to a Durable Object (`aggregateServices(…).on(…)`) carry one.
+ */
+export interface AggregateTarget {
+  /** The aggregate's name. */
+  readonly aggregate: string;
+  readonly route: AggregateRoute;
+  /** The `SyncAggregate.key` of where it runs. */
+  readonly key: object;
 }
 
 const TARGET: unique symbol = Symbol("x3m-system.aggregateTarget");
@@ -56,7 +81,7 @@ const TARGET: unique symbol = Symbol("x3m-system.aggregateTarget");
  *
  * @example
  * import { markAggregateService } from "x3m-system";
- * const deposit = markAggregateService(forwardToObject("deposit"), { aggregate: "account", route, runClientCommands });
+ * const deposit = markAggregateService(forwardToObject("deposit"), { aggregate: "account", route, key: namespace });
  */
 export function markAggregateService<THandler extends ServiceHandler>(
   handler: THandler,

@@ -12,6 +12,7 @@ import {
   type ClientCommandResult,
   markAggregateService,
   outcomeOf,
+  type SyncAggregate,
 } from "./client-commands.ts";
 import { foldEvents, initialStateOf, runCommand } from "./define-aggregate.ts";
 import type { AggregateHostOptions, LoadedAggregate, UnloadDecision } from "./host-options.ts";
@@ -71,11 +72,12 @@ export interface AggregateHost<TAggregate extends AnyAggregate> {
    */
   stateService(options?: ServiceOptions): ServiceHandler;
   /**
-   * Runs commands an offline client pushed for one aggregate, in order, each exactly once: a command
-   * whose client sequence was already recorded answers its recorded answer; the next one runs, and its
-   * answer and sequence are recorded with its events; a gap is refused. What the sync endpoint calls.
+   * The host as offline sync reaches it. `runClientCommands` runs an offline client's commands for one
+   * aggregate, in order, each exactly once: a command whose client sequence was already recorded answers
+   * its recorded answer; the next one runs, and its answer and sequence are recorded with its events; a
+   * gap is refused. `changes` reads confirmed events with the client's sequence. What sync endpoints call.
    */
-  runClientCommands(aggregateId: string, commands: readonly ClientCommand[]): Promise<ClientCommandResult[]>;
+  readonly sync: SyncAggregate;
   /** The aggregate's current state and version (loading it if needed), or `undefined` when it does not exist. */
   getState(aggregateId: string): Promise<{ state: StateOf<TAggregate>; version: number } | undefined>;
   /** Drops the aggregate from memory (after its queued commands); the next command re-hydrates it. */
@@ -513,17 +515,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       commands.map((command) =>
         enqueue(aggregateId, async (slot): Promise<ClientCommandResult> => {
           if (stopped) return { status: "not_processed", response: null };
-          const { route } = command;
-          const prepared = command.message.prepareAggregateId(route.idField, {
-            generateIfMissing: route.generateIdIfMissing,
-          });
-          if (prepared.aggregateMeta.id !== aggregateId) {
-            return {
-              status: "rejected",
-              response: Response.error({ code: "wrong_aggregate", expected: aggregateId }),
-            };
-          }
-          const reply = await execute(slot, route.command, prepared, route.flow, command.client);
+          const reply =
+            "refusal" in command
+              ? await refuse(slot, command.messageId, command.refusal, command.client)
+              : await runPushed(slot, command);
           if (isTransientFailure(reply.response)) {
             stopped = true;
             return { status: "retry", response: reply.response };
@@ -534,6 +529,54 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     );
   };
 
+  const runPushed = (slot: Slot<TState>, command: Extract<ClientCommand, { route: unknown }>) => {
+    const { route } = command;
+    const prepared = command.message.prepareAggregateId(route.idField, {
+      generateIfMissing: route.generateIdIfMissing,
+    });
+    if (prepared.aggregateMeta.id !== slot.id) {
+      const refusal = Response.error({ code: "wrong_aggregate", expected: slot.id });
+      return refuse(slot, command.message.id, refusal, command.client);
+    }
+    return execute(slot, route.command, prepared, route.flow, command.client);
+  };
+
+  /** Records a refusal decided before the aggregate (the client's sequence moves on), unless already answered. */
+  const refuse = async (slot: Slot<TState>, messageId: string, refusal: Response, client: ClientSequence) => {
+    const carrier = Message.new("x3m.refused", { id: messageId, dryRun: false });
+    const stream = streamName(slot.id);
+    try {
+      const last = await store.clientSequence(stream, client.clientId);
+      if (client.seq > last + 1) {
+        return carrier.return(Response.error({ code: "sequence_gap", expected: last + 1, received: client.seq }));
+      }
+      const answered = await store.findAnswer(stream, messageId);
+      if (answered) return carrier.return(answered);
+      if (client.seq <= last) {
+        return carrier.return(Response.error({ code: "sequence_reused", seq: client.seq, last }));
+      }
+      await store.recordAnswer(stream, { messageId, response: refusal, client });
+    } catch (error) {
+      return failure(carrier, "save_failed", error);
+    }
+    return carrier.return(refusal);
+  };
+
+  const changes: SyncAggregate["changes"] = (aggregateId, { after, limit, clientId }) =>
+    enqueue(aggregateId, async () => {
+      const stream = streamName(aggregateId);
+      // Read together, between commands: every command up to `seq` has its events up to `version`.
+      const [events, version, seq] = await Promise.all([
+        store.read(stream, { from: after + 1, limit }),
+        store.version(stream),
+        store.clientSequence(stream, clientId),
+      ]);
+      const complete = (events.at(-1)?.version ?? after) >= version;
+      return complete ? { events, version, seq } : { events, version };
+    });
+
+  const sync: SyncAggregate = { key: Object.freeze({ aggregate: aggregate.name }), runClientCommands, changes };
+
   const service = (route: AggregateRoute): ServiceHandler =>
     markAggregateService(
       (message) => {
@@ -542,7 +585,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         const id = prepared.aggregateMeta.id as string;
         return enqueue(id, (slot) => execute(slot, route.command, prepared, route.flow));
       },
-      { aggregate: aggregate.name, route, runClientCommands },
+      { aggregate: aggregate.name, route, key: sync.key },
     );
 
   const getState = (aggregateId: string) =>
@@ -571,7 +614,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       assertCommand(command);
       return service({ flow: "onMaybeNew", command, idField, generateIdIfMissing });
     },
-    runClientCommands,
+    sync,
     stateService({ idField = "id" } = {}) {
       return async (message) => {
         const prepared = message.prepareAggregateId(idField);

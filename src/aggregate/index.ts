@@ -6,6 +6,7 @@ export {
   type ClientCommandResult,
   type ClientCommandStatus,
   markAggregateService,
+  type SyncAggregate,
 } from "./client-commands.ts";
 export { defineAggregate, foldEvents, initialStateOf, runCommand } from "./define-aggregate.ts";
 export { type AggregateHost, createAggregateHost, type ServiceOptions } from "./host.ts";

@@ -25,7 +25,8 @@ interface Wallet {
   balance: number;
 }
 
-const principalOf = (msg: { readonly assigns: Readonly<Record<string, unknown>> }) => (msg.assigns.principal as { user?: string } | undefined)?.user;
+const principalOf = (msg: { readonly assigns: Readonly<Record<string, unknown>> }) =>
+  (msg.assigns.principal as { user?: string } | undefined)?.user;
 
 /** A wallet whose withdraw is refused without an event when it is over the balance. */
 const wallet = defineAggregate({
@@ -187,34 +188,37 @@ describe("offline clients' commands: per-client sequence numbers", () => {
       [3, "withdraw", { id: "w1", amount: 50 }, "m3"],
       [4, "withdraw", { id: "w1", amount: 4 }, "m4"],
     ]);
-    const results = await host.runClientCommands("w1", batch);
+    const results = await host.sync.runClientCommands("w1", batch);
     expect(results.map((r) => r.status)).toEqual(["applied", "applied", "rejected", "applied"]);
     // The whole batch again (a lost push answer): the same answers, nothing runs twice.
-    expect(await host.runClientCommands("w1", batch)).toEqual(results);
+    expect(await host.sync.runClientCommands("w1", batch)).toEqual(results);
     expect((await host.getState("w1"))?.state.balance).toBe(6);
-    const gap = await host.runClientCommands("w1", push("ada", "c1", [[6, "deposit", { id: "w1", amount: 1 }]]));
+    const gap = await host.sync.runClientCommands("w1", push("ada", "c1", [[6, "deposit", { id: "w1", amount: 1 }]]));
     expect(gap[0]).toEqual({
       status: "rejected",
       response: { status: "error", reason: { code: "sequence_gap", expected: 5, received: 6 } },
     });
-    const reused = await host.runClientCommands("w1", push("ada", "c1", [[2, "deposit", { id: "w1", amount: 1 }]]));
+    const reused = await host.sync.runClientCommands(
+      "w1",
+      push("ada", "c1", [[2, "deposit", { id: "w1", amount: 1 }]]),
+    );
     expect(reused[0]?.response).toEqual({ status: "error", reason: { code: "sequence_reused", seq: 2, last: 4 } });
     expect((await host.getState("w1"))?.state.balance).toBe(6);
   });
 
   it("re-pushed after 10,000 newer commands of other clients, a command is answered, not re-applied", async () => {
     const { host, store } = setup();
-    await host.runClientCommands("w1", push("ada", "c1", [[1, "open", { id: "w1" }, "m1"]]));
+    await host.sync.runClientCommands("w1", push("ada", "c1", [[1, "open", { id: "w1" }, "m1"]]));
     const deposit = push("ada", "c1", [[2, "deposit", { id: "w1", amount: 5 }, "m2"]]);
-    await host.runClientCommands("w1", deposit);
+    await host.sync.runClientCommands("w1", deposit);
     for (let i = 1; i <= 10_000; i++) {
-      await host.runClientCommands(
+      await host.sync.runClientCommands(
         "w1",
         push("ada", `other-${i % 7}`, [[Math.ceil(i / 7), "deposit", { id: "w1", amount: 1 }]]),
       );
     }
     host.unload("w1");
-    expect(await host.runClientCommands("w1", deposit)).toEqual([
+    expect(await host.sync.runClientCommands("w1", deposit)).toEqual([
       { status: "applied", response: { status: "ok", version: 1 } },
     ]);
     expect((await host.getState("w1"))?.state.balance).toBe(10_005);
@@ -235,23 +239,23 @@ describe("offline clients' commands: per-client sequence numbers", () => {
       },
     };
     const { host } = setup(flaky);
-    await host.runClientCommands("w1", push("ada", "c1", [[1, "open", { id: "w1" }, "m1"]]));
+    await host.sync.runClientCommands("w1", push("ada", "c1", [[1, "open", { id: "w1" }, "m1"]]));
     const batch = push("ada", "c1", [
       [2, "deposit", { id: "w1", amount: 1 }, "m2"],
       [3, "deposit", { id: "w1", amount: 2 }, "m3"],
     ]);
     failNext = true;
-    const results = await host.runClientCommands("w1", batch);
+    const results = await host.sync.runClientCommands("w1", batch);
     expect(results.map((r) => r.status)).toEqual(["retry", "not_processed"]);
     expect(await store.clientSequence("wallet-w1", "c1")).toBe(1);
-    expect((await host.runClientCommands("w1", batch)).map((r) => r.status)).toEqual(["applied", "applied"]);
+    expect((await host.sync.runClientCommands("w1", batch)).map((r) => r.status)).toEqual(["applied", "applied"]);
     expect((await host.getState("w1"))?.state.balance).toBe(3);
   });
 
   it("a denial bumps the sequence like any final answer, so it never blocks the queue", async () => {
     const { host, ada, node } = setup();
     await node.dispatch(ada("open", { id: "w1" }));
-    const results = await host.runClientCommands(
+    const results = await host.sync.runClientCommands(
       "w1",
       push("bob", "c9", [
         [1, "deposit", { id: "w1", amount: 1 }],
