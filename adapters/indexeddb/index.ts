@@ -28,6 +28,7 @@ export {
   type OfflineClient,
   type OfflineClientOptions,
   type OfflineServiceOptions,
+  type PendingCommand,
   type SyncStatus,
 } from "./offline-client.ts";
 export type { OutboxRow } from "./outbox.ts";
@@ -47,5 +48,5 @@ export {
   type X3mTransaction,
 } from "./schema.ts";
 export { type IndexedDbFailure, indexedDbFailureOf } from "./storage-error.ts";
-export { SYNC_PROTOCOL, type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
+export { type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
 export { createX3mStores } from "./upgrade.ts";

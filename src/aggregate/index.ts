@@ -17,6 +17,7 @@ export type {
   UnloadDecision,
   WhenNotLoadedContext,
 } from "./host-options.ts";
+export { type Flow, isSuccess, mapResponse } from "./responses.ts";
 export type {
   AggregateDefinition,
   AggregateMessage,
