@@ -93,7 +93,7 @@ export interface CheckpointRow {
 
 /**
  * What the `x3m_outbox` store's key and indexes need of a row (`seq` auto-assigned, indexes `by_status`,
- * `by_stream` and `by_message`); the sync client owns the rest of its shape.
+ * `by_stream`, `by_message` and `by_failure`); the sync client owns the rest of its shape.
  *
  * @example
  * import { X3M_STORES } from "x3m-system/indexeddb";
@@ -154,7 +154,7 @@ export interface X3mSchema extends DBSchema {
   x3m_outbox: {
     key: number;
     value: OutboxRowShape;
-    indexes: { by_status: string; by_stream: string; by_message: string };
+    indexes: { by_status: string; by_stream: string; by_message: string; by_failure: string };
   };
   x3m_sync: { key: string; value: { readonly key: string } };
   x3m_answers: { key: [string, string]; value: AnswerRow };

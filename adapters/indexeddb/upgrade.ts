@@ -45,6 +45,8 @@ export function createX3mStores(
   index(outbox, "by_status", "status");
   index(outbox, "by_stream", "stream");
   index(outbox, "by_message", "messageId");
+  // Only rows with a local failure have this key: the index counts conflicts without reading the queue.
+  index(outbox, "by_failure", "localFailure.status");
   storeOf(X3M_STORES.sync, { keyPath: "key" });
   storeOf(X3M_STORES.answers, { keyPath: ["stream", "messageId"] });
   storeOf(X3M_STORES.clients, { keyPath: ["stream", "clientId"] });

@@ -257,7 +257,7 @@ describe("IndexedDB event store: connections", () => {
     expect([outbox.keyPath, outbox.autoIncrement, [...outbox.indexNames].sort()]).toEqual([
       "seq",
       true,
-      ["by_message", "by_status", "by_stream"],
+      ["by_failure", "by_message", "by_status", "by_stream"],
     ]);
     const store = await openIndexedDbEventStore({ db: v1 });
     await store.append("acc", [{ type: "Opened" }]);
