@@ -1,4 +1,14 @@
 /** @module x3m-system/durable-objects: aggregates and scheduled delivery on Cloudflare Durable Objects. */
+
+// The client's home is `x3m-system/edge-client` (it imports in plain Node and browsers; this subpath needs a
+// Workers bundle). Re-exported here so that imports written before it existed keep working: the one
+// import of another adapter, in this direction only (the client never imports the server side).
+export {
+  type EdgeSocket,
+  type EdgeSocketConstructor,
+  type EdgeTransportOptions,
+  edgeTransport,
+} from "../edge-client/index.ts";
 export {
   type AggregateCall,
   type AggregateObjectClass,
@@ -15,12 +25,6 @@ export {
 } from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
 export type { EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
-export {
-  type EdgeSocket,
-  type EdgeSocketConstructor,
-  type EdgeTransportOptions,
-  edgeTransport,
-} from "./edge-transport.ts";
 export { createEdgeWorker } from "./edge-worker.ts";
 export {
   defineEventStreamObject,

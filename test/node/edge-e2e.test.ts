@@ -1,10 +1,11 @@
 // The edge client in Node against the real edge Worker over real sockets: the workerd suite's Worker runs
 // locally (wrangler's test harness: workerd, SQLite-backed objects), Node's own global WebSocket connects
-// to it, through a TCP proxy the test can cut to simulate a network drop.
+// to it, through a TCP proxy the test can cut to simulate a network drop. The client is imported from the
+// `x3m-system/edge-client` entry's source, as plain Node loads it (no Workers bundle, no `cloudflare:`).
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestHarness } from "wrangler";
-import { edgeTransport } from "../../adapters/durable-objects/edge-transport.ts";
+import { edgeTransport } from "../../adapters/edge-client/index.ts";
 import { createNode, Message, type SystemNode } from "../../src/index.ts";
 
 const worker = createTestHarness({ workers: [{ configPath: new URL("../workerd/wrangler.toml", import.meta.url) }] });

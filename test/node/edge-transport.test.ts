@@ -1,7 +1,7 @@
 // The edge client against a fake WebSocket and a fake edge node, on a virtual clock: the edge appears as a
 // node with its services, a drop fails requests in flight at once, reconnection backs off and re-announces.
 import { describe, expect, it } from "vitest";
-import { type EdgeTransportOptions, edgeTransport } from "../../adapters/durable-objects/edge-transport.ts";
+import { type EdgeTransportOptions, edgeTransport } from "../../adapters/edge-client/index.ts";
 import {
   createInProcessHub,
   createNode,

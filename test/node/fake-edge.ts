@@ -1,6 +1,6 @@
 // A fake WebSocket and a fake edge behind it, so the edge client can be tested in Node on a VirtualClock:
 // the test decides when a socket opens, is refused or drops; frames travel as text, asynchronously.
-import type { EdgeSocket, EdgeSocketConstructor } from "../../adapters/durable-objects/edge-transport.ts";
+import type { EdgeSocket, EdgeSocketConstructor } from "../../adapters/edge-client/index.ts";
 import { SdkClientError, SdkErrorCode, type SystemNode, type TransportLink } from "../../src/index.ts";
 
 type Listener = (event: { readonly data: unknown }) => void;

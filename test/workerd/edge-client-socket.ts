@@ -1,7 +1,7 @@
 // The edge client's socket, made from workerd WebSockets: an upgrade through the suite's Worker (the real
 // endpoint) or the client end of a `WebSocketPair` (the transports alone). The client runs unchanged on both.
 import { exports } from "cloudflare:workers";
-import type { EdgeSocket, EdgeSocketConstructor } from "../../adapters/durable-objects/edge-transport.ts";
+import type { EdgeSocket, EdgeSocketConstructor } from "../../adapters/edge-client/index.ts";
 
 type Listener = (event: { readonly data: unknown }) => void;
 

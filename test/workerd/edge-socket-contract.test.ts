@@ -5,7 +5,7 @@
 // other's id from its first valid frame, which the core contract's endpoints never send.
 import { describe, expect, it } from "vitest";
 import { edgeSocketTransport } from "../../adapters/durable-objects/edge-socket-transport.ts";
-import { edgeTransport } from "../../adapters/durable-objects/edge-transport.ts";
+import { edgeTransport } from "../../adapters/edge-client/index.ts";
 import { encodeFrame, type Transport, type TransportLink } from "../../src/index.ts";
 import { AdaptedSocket, eventually, quiet } from "./edge-client-socket.ts";
 

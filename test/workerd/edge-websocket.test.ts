@@ -3,8 +3,8 @@
 // socket) and by a raw socket for the hostile cases.
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { edgeTransport } from "../../adapters/durable-objects/edge-transport.ts";
 import { aggregateServices } from "../../adapters/durable-objects/index.ts";
+import { edgeTransport } from "../../adapters/edge-client/index.ts";
 import { createNode, defineRouter, encodeFrame, Message, type Transport } from "../../src/index.ts";
 import { account } from "../fixtures/account.ts";
 import { eventually, quiet, selfWebSocket } from "./edge-client-socket.ts";

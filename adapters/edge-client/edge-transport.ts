@@ -61,8 +61,8 @@ function withToken(url: string, token: string): string {
  * throws `SdkClientError` `NODE_CLOSED`.
  *
  * @example
- * import { createNode } from "x3m-system";
- * import { edgeTransport } from "x3m-system/durable-objects";
+ * import { createNode, Message } from "x3m-system";
+ * import { edgeTransport } from "x3m-system/edge-client";
  * const node = createNode({ maxFrameBytes: 65_536 }); // the edge's maxBodyBytes: too large fails at once
  * await node.connect(edgeTransport({ url: "wss://app.example/x3m/ws", getToken: () => session.token }));
  * const reply = await node.dispatch(Message.new("deposit", { rawRequest: { id: "acc-1", amount: 5 } }));
