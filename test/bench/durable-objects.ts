@@ -1,9 +1,11 @@
 /**
  * Durable Objects benchmark (the fourth suite of `npm run bench`): `wrangler dev` runs the bench Worker
  * in ./durable-objects locally (workerd, SQLite-backed objects, no network), and every case is one call
- * that runs a whole batch inside one object. Commands per second into one aggregate object next to raw
- * SQLite inserts in the same object; cold loads against stream length with and without snapshots; 10,000
- * schedules fired through one object's alarm, each counted on delivery.
+ * that runs a whole batch inside one object. A deposit through the aggregate object's RPC entry points
+ * (`execute`, `runClientCommands`) next to raw SQLite inserts in the same object, then the same one RPC per
+ * deposit from the Worker, then the store and host on their own; cold loads against stream length with and
+ * without snapshots; 10,000 schedules fired through one object's alarm, each counted on delivery.
+ * `node test/bench/durable-objects.ts deposits` runs only the deposit tables.
  */
 import { fileURLToPath } from "node:url";
 import { startWranglerDev } from "../wrangler-dev.ts";
@@ -29,7 +31,7 @@ interface ScheduleReport {
   readonly alarmDelayMs: number;
   readonly done: boolean;
 }
-type Binding = "COMMANDS" | "SCHEDULER" | "RAW_ALARMS";
+type Binding = "COMMANDS" | "ACCOUNTS" | "SCHEDULER" | "RAW_ALARMS";
 
 /** One benchmark call: the Worker forwards it to the named object's method. Answers the result and the wall time. */
 async function call<T>(
@@ -109,47 +111,26 @@ function summarize(name: string, n: number, rounds: readonly { ms: number; endTo
   };
 }
 
-// ---- (a), (b) commands per second next to raw inserts ------------------------------------------------
+// ---- (a) a deposit through the aggregate object's entry points, next to raw inserts -----------------
 
 const RAW_INSERTS = 20_000;
 const APPENDS = 5_000;
 const DEPOSITS = 5_000;
+/** Deposits per `runClientCommands` call: one, then the batches a push carries (up to 200 per aggregate). */
+const CLIENT_BATCHES = [1, 10, 50, 200];
+const RPC_CALLS = 2_000;
+/** The goal of issue 12: a deposit through the object's entry points within 2× a raw INSERT in the same object. */
+const GOAL = 2;
 
-async function commandsPerSecond(origin: string, timing: Timing): Promise<void> {
-  const object = "commands";
-  const cases: { name: string; n: number; run: () => Promise<{ result: Timed; wallMs: number }> }[] = [
-    {
-      name: "baseline: raw `INSERT` of the same row, one per awaited call",
-      n: RAW_INSERTS,
-      run: () => call<Timed>(origin, "COMMANDS", object, "rawInserts", RAW_INSERTS, false),
-    },
-    {
-      name: "raw `INSERT`, each in `transactionSync`",
-      n: RAW_INSERTS,
-      run: () => call<Timed>(origin, "COMMANDS", object, "rawInserts", RAW_INSERTS, true),
-    },
-    {
-      name: "raw: the append's 4 statements in `transactionSync`",
-      n: APPENDS,
-      run: () => call<Timed>(origin, "COMMANDS", object, "rawAppendStatements", APPENDS),
-    },
-    {
-      name: "`createSqlEventStore` `append` of one event (no host)",
-      n: APPENDS,
-      run: () => call<Timed>(origin, "COMMANDS", object, "appends", APPENDS),
-    },
-    {
-      name: 'x3m: `host.on("deposit")(msg)` on `createSqlEventStore`',
-      n: DEPOSITS,
-      run: () => call<Timed>(origin, "COMMANDS", object, "deposits", DEPOSITS),
-    },
-  ];
-  // Warm-up (one round; the deposits first: the raw rows copy a stored deposit's data and metadata).
-  const sample = await call<Timed & { version: number }>(origin, "COMMANDS", object, "deposits", 100);
-  if (sample.result.version !== 100) throw new Error("warm-up deposits did not land");
-  const bytes = (await call<{ bytes: number }>(origin, "COMMANDS", object, "rawInserts", 1, false)).result.bytes;
+interface Case {
+  readonly name: string;
+  readonly n: number;
+  readonly run: () => Promise<{ result: Timed; wallMs: number }>;
+}
+
+/** Warms every case up once, then runs `ROUNDS` interleaved rounds; each row's median per call. */
+async function measureCases(timing: Timing, cases: readonly Case[]): Promise<Row[]> {
   for (const c of cases) await c.run();
-
   const rounds = cases.map((): { ms: number; endToEndMs: number }[] => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, c] of cases.entries()) {
@@ -157,39 +138,134 @@ async function commandsPerSecond(origin: string, timing: Timing): Promise<void> 
       rounds[i]?.push(batchMs(timing, result, wallMs));
     }
   }
-  const rows = cases.map((c, i) => summarize(c.name, c.n, rounds[i] ?? []));
-  const base = rows[0];
-  const statements = rows[2];
-  const append = rows[3];
-  const deposit = rows[4];
+  return cases.map((c, i) => summarize(c.name, c.n, rounds[i] ?? []));
+}
 
-  console.log("## Commands per second into one object, next to raw SQLite inserts in the same object\n");
+const usOf = (r: Row) => 1e6 / r.opsPerSec;
+
+function printRows(rows: readonly Row[], base: Row | undefined, unit: string): void {
   console.log(
     markdown(
-      ["case", "calls per batch", "ops/sec (median)", "µs/call", "time vs raw INSERT", "spread", "end-to-end µs/call"],
+      ["case", "calls per batch", `µs per ${unit}`, "vs raw INSERT", "spread", `end-to-end µs per ${unit}`],
       rows.map((r) => [
         r.name,
         r.n.toLocaleString("en-US"),
-        fmt(r.opsPerSec, 0),
-        fmt(1e6 / r.opsPerSec, 2),
-        base ? `${fmt(base.opsPerSec / r.opsPerSec, 2)}×` : "-",
+        fmt(usOf(r), 2),
+        base ? `${fmt(usOf(r) / usOf(base), 2)}×` : "-",
         `±${fmt(r.spreadPct, 1)}%`,
         fmt(r.endToEndUs, 2),
       ]),
     ),
   );
+}
+
+async function depositsInObject(origin: string, timing: Timing): Promise<void> {
+  const object = "account-object";
+  const accounts =
+    (method: string, n: number, ...args: unknown[]) =>
+    () =>
+      call<Timed>(origin, "ACCOUNTS", object, method, n, ...args);
+  // Warm-up deposits first: the raw rows copy a stored deposit's data and metadata.
+  await call<Timed>(origin, "ACCOUNTS", object, "executeDeposits", 100);
+  const bytes = (await call<{ bytes: number }>(origin, "ACCOUNTS", object, "rawInserts", 1)).result.bytes;
+  const rows = await measureCases(timing, [
+    {
+      name: "baseline: raw `INSERT` of the same row, one per awaited call",
+      n: RAW_INSERTS,
+      run: accounts("rawInserts", RAW_INSERTS),
+    },
+    {
+      name: "`execute` (the Worker's forwarding RPC), one deposit per call",
+      n: DEPOSITS,
+      run: accounts("executeDeposits", DEPOSITS),
+    },
+    ...CLIENT_BATCHES.map((batch) => ({
+      name: `\`runClientCommands\` (offline sync), ${batch} pushed deposit${batch === 1 ? "" : "s"} per call`,
+      n: DEPOSITS,
+      run: accounts("clientDeposits", DEPOSITS, batch),
+    })),
+  ]);
+  const [base, execute, ...client] = rows;
+
+  console.log(
+    "## A deposit through the aggregate object's entry points, next to a raw SQLite insert in the same object\n",
+  );
+  printRows(rows, base, "deposit");
   console.log(`
-One object (\`CommandBench\`), one call per batch; every row's calls are awaited one by one, as a command loop would.
-baseline: \`sql.exec("INSERT …")\` of a row shaped like an event (stream, version, type, data, metadata, time) holding the exact data and metadata text the host stored for a deposit (${bytes} bytes), into a plain table: the platform's floor.
-raw 4 statements: what \`createSqlEventStore\`'s append runs, written by hand on its tables (the floor of that design).
-x3m row: a fresh account per batch (opened untimed), then deposits of 1 through \`host.on("deposit")\` of \`createAggregateHost(account, { store: createSqlEventStore(ctx.storage) })\` (the test fixture's account: zod validation, state-aware checks); each is validated, handled, appended in one transaction (read the stream row, \`MAX(position)\`, insert, upsert the stream) and folded.
-time vs raw INSERT: the row's µs per call ÷ the baseline's. end-to-end: per call, from Node, including the commit of the whole batch (the object's implicit transaction) before the answer leaves the object.
-Median of ${ROUNDS} interleaved rounds after one warm-up round.`);
-  if (base && statements && append && deposit) {
-    const us = (r: Row) => 1e6 / r.opsPerSec;
+One object of \`defineAggregateObject(account)\` (the test fixture's account: zod validation of the amount, a state-aware check), driven inside the object through its RPC methods, each call awaited: a fresh account per batch (opened untimed through \`execute\`), then deposits of 1. Each \`execute\` gets the call the Worker's \`aggregateServices(…).on("deposit")\` sends (the prepared envelope, structured-cloned as RPC delivers it) and answers the resolved envelope; each pushed deposit carries the client's next sequence number, as the sync endpoint sends them. Everything the object does for a real command is in: rebuilding the message, the idempotency and sequence checks, the command (validation, handler), the append with its answer (and the client's sequence), the fold, the answer's envelope. Not in: the RPC hop itself (next table).
+baseline: \`sql.exec("INSERT …")\` of a row shaped like an event (stream, version, type, data, metadata, time) holding the exact data and metadata text the store wrote for a deposit (${bytes} bytes), into a plain table (no index but the rowid), in the same object: the platform's floor.
+end-to-end: per deposit, from Node, including the commit of the whole batch before the answer leaves the object. Median of ${ROUNDS} interleaved rounds after one warm-up round.`);
+  if (base && execute) {
+    const verdict = (r: Row) => {
+      const ratio = usOf(r) / usOf(base);
+      return `${fmt(ratio, 2)}× (${ratio <= GOAL ? "met" : "MISSED"})`;
+    };
     console.log(
-      `A deposit through the host costs ${fmt(base.opsPerSec / deposit.opsPerSec, 1)}× a raw insert: ${fmt(deposit.opsPerSec, 0)} commands/sec into one aggregate object against ${fmt(base.opsPerSec, 0)} raw inserts/sec in the same object. ` +
-        `Of its ${fmt(us(deposit), 1)} µs, the store's append takes ${fmt(us(append), 1)} (its four statements by hand: ${fmt(us(statements), 1)}), the host the other ${fmt(us(deposit) - us(append), 1)}.`,
+      `Goal ≤ ${GOAL}× a raw insert: \`execute\` ${verdict(execute)}; \`runClientCommands\` ${client.map((r, i) => `${CLIENT_BATCHES[i]} per call ${verdict(r)}`).join(", ")}.`,
+    );
+  }
+
+  // The same through real RPC calls from the Worker: each call pays the hop (and the structured clone).
+  const rpcRound = async (kind: "raw" | "execute" | "client") => {
+    const started = performance.now();
+    const response = await fetch(`${origin}/rpc-loop`, {
+      method: "POST",
+      body: JSON.stringify({ object, kind, n: RPC_CALLS }),
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
+    const body = (await response.json()) as Timed & { error?: string };
+    if (!response.ok) throw new Error(`rpc-loop ${kind}: ${body.error ?? response.status}`);
+    return { result: body, wallMs: performance.now() - started };
+  };
+  const rpcRows = await measureCases(timing, [
+    { name: "baseline: one RPC per raw `INSERT` of the same row", n: RPC_CALLS, run: () => rpcRound("raw") },
+    { name: "one `execute` RPC per deposit", n: RPC_CALLS, run: () => rpcRound("execute") },
+    { name: "one `runClientCommands` RPC per pushed deposit", n: RPC_CALLS, run: () => rpcRound("client") },
+  ]);
+  console.log("\n## The same, one RPC from the Worker per deposit\n");
+  printRows(rpcRows, rpcRows[0], "call");
+  console.log(`
+The bench Worker calls the same object ${RPC_CALLS.toLocaleString("en-US")} times in a row, each call awaited, and times the loop itself (the Worker's clock advances across each call's I/O): what a command costs with the hop from the Worker to the object and back (structured clone of the call and the answer). end-to-end: from Node, less the empty call.`);
+}
+
+// ---- (b) where the time goes: the store and the host without the object's entry points ---------------
+
+async function whereTheTimeGoes(origin: string, timing: Timing): Promise<void> {
+  const object = "commands";
+  const commands =
+    (method: string, n: number, ...args: unknown[]) =>
+    () =>
+      call<Timed>(origin, "COMMANDS", object, method, n, ...args);
+  // Warm-up (the deposits first: the raw rows copy a stored deposit's data and metadata).
+  const sample = await call<Timed & { version: number }>(origin, "COMMANDS", object, "deposits", 100);
+  if (sample.result.version !== 100) throw new Error("warm-up deposits did not land");
+  const rows = await measureCases(timing, [
+    {
+      name: "baseline: raw `INSERT` of the same row, one per awaited call",
+      n: RAW_INSERTS,
+      run: commands("rawInserts", RAW_INSERTS, false),
+    },
+    { name: "raw `INSERT`, each in `transactionSync`", n: RAW_INSERTS, run: commands("rawInserts", RAW_INSERTS, true) },
+    {
+      name: "raw: the store's one statement by hand (the event row, into a copy of `x3m_events` and its indexes)",
+      n: APPENDS,
+      run: commands("storeStatement", APPENDS),
+    },
+    { name: "`createSqlEventStore` `append` of one event (no host)", n: APPENDS, run: commands("appends", APPENDS) },
+    {
+      name: '`host.on("deposit")(msg)` on `createSqlEventStore` (no entry point, no envelope)',
+      n: DEPOSITS,
+      run: commands("deposits", DEPOSITS),
+    },
+  ]);
+  console.log("\n## Where the time goes: the store and the host on their own, next to raw inserts in their object\n");
+  printRows(rows, rows[0], "call");
+  console.log(`
+Another object (\`CommandBench\`) with its own baseline. The floor row writes the store's append by hand: one \`INSERT\` with the position given, into a table with \`x3m_events\`'s columns and indexes (stream/epoch/version, the answer's message id): what one event costs the design before any JavaScript. The host row runs \`createAggregateHost(account, { store: createSqlEventStore(ctx.storage) })\`'s \`on("deposit")\` on pre-built messages: no envelope rebuilt, no answer envelope.`);
+  const [base, , floor, append, host] = rows;
+  if (base && floor && append && host) {
+    console.log(
+      `Of a host deposit's ${fmt(usOf(host), 1)} µs, the store's append takes ${fmt(usOf(append), 1)} (its statement by hand: ${fmt(usOf(floor), 1)}; a plain insert: ${fmt(usOf(base), 1)}), the host the other ${fmt(usOf(host) - usOf(append), 1)}.`,
     );
   }
 }
@@ -431,7 +507,7 @@ Median of ${SCHEDULE_ROUNDS} interleaved rounds after a warm-up of 100; then ${G
 
 // ---- the suite ------------------------------------------------------------------------------------
 
-export async function durableObjectsBench(): Promise<void> {
+export async function durableObjectsBench(only?: "deposits"): Promise<void> {
   const started = performance.now();
   const dev = await startWranglerDev({ config: CONFIG });
   try {
@@ -442,9 +518,12 @@ export async function durableObjectsBench(): Promise<void> {
       `wrangler dev (local workerd, SQLite-backed objects, state in a temporary directory), started in ${fmt(bootMs / 1000, 1)} s; Node ${process.version} (${process.platform}/${process.arch}).`,
     );
     console.log(`Timing: ${timing.describe}\n`);
-    await commandsPerSecond(dev.origin, timing);
-    await coldLoads(dev.origin, timing);
-    await schedules(dev.origin, timing);
+    await depositsInObject(dev.origin, timing);
+    await whereTheTimeGoes(dev.origin, timing);
+    if (only !== "deposits") {
+      await coldLoads(dev.origin, timing);
+      await schedules(dev.origin, timing);
+    }
   } finally {
     await dev.stop();
   }
@@ -454,4 +533,6 @@ export async function durableObjectsBench(): Promise<void> {
 }
 
 // `node test/bench/durable-objects.ts` runs this suite alone.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await durableObjectsBench();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await durableObjectsBench(process.argv[2] === "deposits" ? "deposits" : undefined);
+}

@@ -2,12 +2,18 @@
 // Every case runs a whole batch inside one object and times it there; the Worker only forwards a
 // benchmark call to the object named in it and answers its result as JSON.
 import { DurableObject } from "cloudflare:workers";
-// The adapter's modules one by one: the benchmark needs neither the edge Worker nor sync.
+// The adapter's modules one by one: the benchmark needs neither the edge Worker nor its endpoints.
+import {
+  type AggregateCall,
+  type ClientCommandData,
+  defineAggregateObject,
+} from "../../../adapters/durable-objects/aggregate-object.ts";
 import { type AlarmClock, createAlarmClock } from "../../../adapters/durable-objects/alarm-clock.ts";
 import { createSqlAlarmStore } from "../../../adapters/durable-objects/sql-alarm-store.ts";
 import { createSqlEventStore } from "../../../adapters/durable-objects/sql-event-store.ts";
 import {
   type AggregateHost,
+  type AggregateRoute,
   type AlarmStore,
   createAggregateHost,
   createScheduler,
@@ -23,6 +29,7 @@ type AccountHost = AggregateHost<typeof account>;
 
 interface Env {
   readonly COMMANDS: DurableObjectNamespace;
+  readonly ACCOUNTS: DurableObjectNamespace<AccountObjectBench>;
   readonly SCHEDULER: DurableObjectNamespace;
   readonly RAW_ALARMS: DurableObjectNamespace;
 }
@@ -40,23 +47,198 @@ const now = () => performance.now();
 const isOk = (reply: unknown) => reply instanceof Message && reply.response?.status === "ok";
 const deposit = (id: string) => Message.new("deposit", { rawRequest: { id, amount: 1 } });
 
+/** A table shaped like an event row with no index but its rowid: where the raw-INSERT baseline writes. */
+const RAW_TABLE = `CREATE TABLE IF NOT EXISTS raw_events (
+  position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL,
+  type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL)`;
+
+/**
+ * The platform floor: `n` plain `INSERT`s of a deposit's stored data and metadata text (the exact strings
+ * the store wrote for one) into `raw_events`, one statement per awaited call. `inTransaction` wraps each
+ * in `transactionSync`.
+ */
+async function rawInsertLoop(
+  storage: DurableObjectStorage,
+  n: number,
+  [data, metadata]: [string, string],
+  inTransaction = false,
+): Promise<Timed & { bytes: number }> {
+  const { sql } = storage;
+  sql.exec("DELETE FROM raw_events");
+  const insert = (i: number) =>
+    sql.exec(
+      "INSERT INTO raw_events (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+      "raw",
+      i,
+      "Deposited",
+      data,
+      metadata,
+      Date.now(),
+    );
+  // An async call per insert, awaited, as every command and store append is.
+  const call = inTransaction
+    ? async (i: number) => storage.transactionSync(() => insert(i))
+    : async (i: number) => insert(i);
+  const start = now();
+  for (let i = 0; i < n; i++) await call(i);
+  return { ms: now() - start, bytes: data.length + metadata.length };
+}
+
+/** The stored `data` and `metadata` text of the latest deposit event. */
+function depositSample(storage: DurableObjectStorage): [string, string] {
+  const row = storage.sql
+    .exec("SELECT data, metadata FROM x3m_events WHERE type = 'Deposited' ORDER BY position DESC LIMIT 1")
+    .toArray()[0];
+  if (!row) throw new Error("run deposits first: no deposit stored yet");
+  return [String(row.data), String(row.metadata)];
+}
+
+const DEPOSIT_ROUTE: AggregateRoute = { flow: "on", command: "deposit", idField: "id", generateIdIfMissing: false };
+
+/** What the Worker's forwarding service sends an aggregate object for a deposit (`aggregateServices(…).on`). */
+function depositCall(id: string): AggregateCall {
+  // Structured-cloned, as an RPC argument arrives in the object: plain data, no Message instance.
+  return structuredClone({
+    flow: "on",
+    command: "deposit",
+    envelope: deposit(id).prepareAggregateId("id").toJSON(),
+    idField: "id",
+    generateIdIfMissing: false,
+  });
+}
+
+/**
+ * The real aggregate object (`defineAggregateObject(account)`), driven through its RPC entry points from
+ * inside the object (the RPC hop itself is measured from the Worker, see `rpcLoop`), next to raw inserts in
+ * the same object.
+ */
+export class AccountObjectBench extends defineAggregateObject(account) {
+  #sample: [string, string] | undefined;
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(RAW_TABLE);
+  }
+
+  /** A new account through `execute` (untimed), for the deposits that follow. */
+  async #open(): Promise<string> {
+    // Random: the object may be evicted and built again between calls (a counter would start over).
+    const id = `obj-acc-${crypto.randomUUID()}`;
+    const open = Message.new("open", { rawRequest: { id, owner: "Ada" } }).prepareAggregateId("id", {
+      generateIfMissing: true,
+    });
+    const opened = await this.execute(
+      structuredClone({
+        flow: "onNew",
+        command: "open",
+        envelope: open.toJSON(),
+        idField: "id",
+        generateIdIfMissing: true,
+      }),
+    );
+    if (opened.response?.status !== "created") throw new Error(`open: ${JSON.stringify(opened.response)}`);
+    return id;
+  }
+
+  async #expectBalance(id: string, n: number): Promise<void> {
+    const current = (await this.state(id)) as { state: { balance: number }; version: number } | undefined;
+    if (current?.version !== n || current.state.balance !== n) {
+      throw new Error(`after ${n} deposits: ${JSON.stringify(current)}`);
+    }
+  }
+
+  /** `n` deposits, each one `execute` call (what the Worker's `aggregateServices(…).on("deposit")` makes), awaited. */
+  async executeDeposits(n: number): Promise<Timed> {
+    const id = await this.#open();
+    const calls = Array.from({ length: n }, () => depositCall(id));
+    const start = now();
+    for (const call of calls) {
+      const reply = await this.execute(call);
+      if (reply.response?.status !== "ok") throw new Error(`deposit: ${JSON.stringify(reply.response)}`);
+    }
+    const ms = now() - start;
+    await this.#expectBalance(id, n);
+    return { ms };
+  }
+
+  /**
+   * `n` deposits pushed by one offline client (sequences 1…n) through `runClientCommands`, `batch` per call
+   * (what the sync endpoint sends for one aggregate of a push), each call awaited.
+   */
+  async clientDeposits(n: number, batch: number): Promise<Timed> {
+    const id = await this.#open();
+    const clientId = `client-${crypto.randomUUID()}`;
+    const commands = Array.from(
+      { length: n },
+      (_, i): ClientCommandData =>
+        structuredClone({
+          client: { clientId, seq: i + 1 },
+          route: DEPOSIT_ROUTE,
+          envelope: deposit(id).prepareAggregateId("id").toJSON(),
+        }),
+    );
+    const start = now();
+    for (let i = 0; i < n; i += batch) {
+      const results = await this.runClientCommands(id, commands.slice(i, i + batch));
+      for (const result of results) {
+        if (result.status !== "applied") throw new Error(`client deposit: ${JSON.stringify(result)}`);
+      }
+    }
+    const ms = now() - start;
+    await this.#expectBalance(id, n);
+    return { ms };
+  }
+
+  /** The baseline in this same object (see `rawInsertLoop`). */
+  async rawInserts(n: number): Promise<Timed & { bytes: number }> {
+    return rawInsertLoop(this.ctx.storage, n, depositSample(this.ctx.storage));
+  }
+
+  /** One raw insert: the unit of work of the Worker-side baseline (one RPC per insert, see `rpcLoop`). */
+  async rawInsertOnce(i: number): Promise<void> {
+    this.#sample ??= depositSample(this.ctx.storage);
+    const [data, metadata] = this.#sample;
+    this.ctx.storage.sql.exec(
+      "INSERT INTO raw_events (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+      "raw",
+      i,
+      "Deposited",
+      data,
+      metadata,
+      Date.now(),
+    );
+  }
+
+  /** A new account for the Worker-side loop of `execute` calls. */
+  async openAccount(): Promise<string> {
+    return this.#open();
+  }
+
+  async checkBalance(id: string, n: number): Promise<boolean> {
+    await this.#expectBalance(id, n);
+    return true;
+  }
+}
+
 /** Aggregates and raw SQLite in the same object: commands per second, the raw-insert floor, cold loads. */
 export class CommandBench extends DurableObject<Env> {
   readonly #store: EventStore;
   readonly #host: AccountHost;
   readonly #deposit: ServiceHandler;
-  #streams = 0;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as Env);
     this.#store = createSqlEventStore(ctx.storage);
     this.#host = createAggregateHost(account, { store: this.#store });
     this.#deposit = this.#host.on("deposit");
-    ctx.storage.sql.exec(
-      `CREATE TABLE IF NOT EXISTS raw_events (
-         position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL,
-         type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL)`,
-    );
+    ctx.storage.sql.exec(RAW_TABLE);
+    // The store's events table and indexes, copied by hand: the store's own one-statement append written
+    // raw goes here (writing into x3m_events behind the store's back would break its cached positions).
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS floor_events (
+      position INTEGER PRIMARY KEY, stream TEXT NOT NULL, epoch INTEGER NOT NULL, version INTEGER NOT NULL,
+      type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL,
+      UNIQUE (stream, epoch, version));
+    CREATE INDEX IF NOT EXISTS floor_events_by_message ON floor_events (json_extract(metadata, '$.messageId'));`);
   }
 
   /** The empty call: the round trip every batch call pays on top of its work. */
@@ -78,7 +260,7 @@ export class CommandBench extends DurableObject<Env> {
 
   /** A new account (untimed), then `n` deposits through the host's `on("deposit")` service, each awaited. */
   async deposits(n: number): Promise<Timed & { version: number }> {
-    const id = `acc-${this.#streams++}`;
+    const id = `acc-${crypto.randomUUID()}`;
     await this.#host.onNew("open")(Message.new("open", { rawRequest: { id, owner: "Ada" } }));
     const start = now();
     for (let i = 0; i < n; i++) {
@@ -95,8 +277,8 @@ export class CommandBench extends DurableObject<Env> {
 
   /** `n` appends of one event each straight to the SQL event store (no host), each awaited. */
   async appends(n: number): Promise<Timed> {
-    const stream = `direct-${this.#streams++}`;
-    const [data, metadata] = this.#sample();
+    const stream = `direct-${crypto.randomUUID()}`;
+    const [data, metadata] = depositSample(this.ctx.storage);
     const event = JSON.parse(data) as unknown;
     const meta = JSON.parse(metadata) as Record<string, unknown>;
     const start = now();
@@ -107,75 +289,35 @@ export class CommandBench extends DurableObject<Env> {
     return { ms: now() - start };
   }
 
-  /**
-   * The platform floor: `n` plain `INSERT`s of a deposit's stored data and metadata text (the exact strings
-   * the host wrote for one) into a table of the same shape, one statement per awaited call. `inTransaction`
-   * wraps each in `transactionSync`, as every event-store append is.
-   */
+  /** The baseline in this object (see `rawInsertLoop`); `inTransaction` wraps each insert in `transactionSync`. */
   async rawInserts(n: number, inTransaction: boolean): Promise<Timed & { bytes: number }> {
-    const [data, metadata] = this.#sample();
+    return rawInsertLoop(this.ctx.storage, n, depositSample(this.ctx.storage), inTransaction);
+  }
+
+  /**
+   * The store's append written by hand, the floor of its design: one `INSERT` of the event row (position
+   * given, no `RETURNING`) into a copy of `x3m_events` with the same indexes, `n` awaited calls.
+   */
+  async storeStatement(n: number): Promise<Timed> {
+    const [data, metadata] = depositSample(this.ctx.storage);
+    const stream = `floor-${crypto.randomUUID()}`;
     const { sql } = this.ctx.storage;
-    sql.exec("DELETE FROM raw_events");
-    const insert = (i: number) =>
+    let position = Number(sql.exec("SELECT COALESCE(MAX(position), 0) AS last FROM floor_events").one().last);
+    const append = async (version: number) =>
       sql.exec(
-        "INSERT INTO raw_events (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-        "raw",
-        i,
+        "INSERT INTO floor_events (position, stream, epoch, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ++position,
+        stream,
+        0,
+        version,
         "Deposited",
         data,
         metadata,
         Date.now(),
       );
-    // An async call per insert, awaited, as every host command and store append is.
-    const call = inTransaction
-      ? async (i: number) => this.ctx.storage.transactionSync(() => insert(i))
-      : async (i: number) => insert(i);
-    const start = now();
-    for (let i = 0; i < n; i++) await call(i);
-    return { ms: now() - start, bytes: data.length + metadata.length };
-  }
-
-  /**
-   * The event store's append written by hand: its four statements (read the stream row, `MAX(position)`,
-   * insert the event, upsert the stream row) in one `transactionSync`, on the same tables, `n` awaited calls.
-   */
-  async rawAppendStatements(n: number): Promise<Timed> {
-    const [data, metadata] = this.#sample();
-    const stream = `raw-${this.#streams++}`;
-    const { sql } = this.ctx.storage;
-    const append = async (version: number) =>
-      this.ctx.storage.transactionSync(() => {
-        sql.exec("SELECT version, epoch FROM x3m_streams WHERE stream = ?", stream).toArray();
-        sql.exec("SELECT MAX(position) AS last FROM x3m_events").toArray();
-        sql.exec(
-          "INSERT INTO x3m_events (stream, epoch, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-          stream,
-          0,
-          version,
-          "Deposited",
-          data,
-          metadata,
-          Date.now(),
-        );
-        sql.exec(
-          "INSERT INTO x3m_streams (stream, version, epoch) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
-          stream,
-          version,
-          0,
-        );
-      });
     const start = now();
     for (let i = 0; i < n; i++) await append(i);
     return { ms: now() - start };
-  }
-
-  /** A deposit event's stored `data` and `metadata` text, as the host wrote them. */
-  #sample(): [string, string] {
-    const row = this.ctx.storage.sql
-      .exec("SELECT data, metadata FROM x3m_events WHERE type = 'Deposited' ORDER BY position DESC LIMIT 1")
-      .toArray()[0];
-    if (!row) throw new Error("run deposits first: no deposit stored yet");
-    return [String(row.data), String(row.metadata)];
   }
 
   /**
@@ -452,11 +594,69 @@ export class RawAlarmBench extends CountingObject {
   }
 }
 
-/** `POST /call` with `{ binding, object, method, args }`: calls the object's method over RPC, answers its result. */
+type AccountStub = DurableObjectStub<AccountObjectBench>;
+
+/**
+ * `n` RPC calls from this Worker to one aggregate object, each awaited, timed here (the clock advances
+ * across each call's I/O): `raw` one raw insert per call, `execute` one deposit per call as the
+ * Worker's forwarding service sends it, `client` one pushed deposit per `runClientCommands` call.
+ */
+async function rpcLoop(stub: AccountStub, kind: "raw" | "execute" | "client", n: number): Promise<Timed> {
+  if (kind === "raw") {
+    await stub.rawInsertOnce(-1); // the sample is read once, before the loop
+    const start = now();
+    for (let i = 0; i < n; i++) await stub.rawInsertOnce(i);
+    return { ms: now() - start };
+  }
+  const id = await stub.openAccount();
+  let ms: number;
+  if (kind === "execute") {
+    const calls = Array.from({ length: n }, () => depositCall(id));
+    const start = now();
+    for (const call of calls) await stub.execute(call);
+    ms = now() - start;
+  } else {
+    const clientId = `client-${crypto.randomUUID()}`;
+    const commands = Array.from({ length: n }, (_, i): ClientCommandData[] => [
+      {
+        client: { clientId, seq: i + 1 },
+        route: DEPOSIT_ROUTE,
+        envelope: deposit(id).prepareAggregateId("id").toJSON(),
+      },
+    ]);
+    const start = now();
+    for (const batch of commands) await stub.runClientCommands(id, batch);
+    ms = now() - start;
+  }
+  await stub.checkBalance(id, n);
+  return { ms };
+}
+
+/**
+ * `POST /call` with `{ binding, object, method, args }`: calls the object's method over RPC, answers its
+ * result. `POST /rpc-loop` with `{ object, kind, n }`: see `rpcLoop`.
+ */
 export default {
   async fetch(request, env) {
-    if (request.method !== "POST" || new URL(request.url).pathname !== "/call") {
-      return new Response("x3m-system Durable Objects benchmark worker: POST /call", { status: 404 });
+    const path = new URL(request.url).pathname;
+    if (request.method === "POST" && path === "/rpc-loop") {
+      const { object, kind, n } = (await request.json()) as {
+        object: string;
+        kind: "raw" | "execute" | "client";
+        n: number;
+      };
+      const stub = env.ACCOUNTS.get(env.ACCOUNTS.idFromName(object)) as AccountStub;
+      try {
+        return Response.json(await rpcLoop(stub, kind, n));
+      } catch (error) {
+        return Response.json(
+          { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+          { status: 500 },
+        );
+      }
+    }
+    if (request.method !== "POST" || path !== "/call") {
+      return new Response("x3m-system Durable Objects benchmark worker: POST /call or /rpc-loop", { status: 404 });
     }
     const { binding, object, method, args } = (await request.json()) as {
       binding: keyof Env;
