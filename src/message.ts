@@ -196,6 +196,20 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
     return messageFromWire(parsed.data);
   }
 
+  /**
+   * Rebuilds a message from `toJSON()` data that crossed only the app's own code, such as a Durable Object
+   * RPC from its Worker, whose door (`admitClientMessage`) already validated the client's envelope: no
+   * schema, no key walk. Never for data a client could have shaped: use `parse`. Throws `INVALID_MESSAGE`
+   * only when `data` has no string `id` and `serviceName`.
+   */
+  static fromTrusted(data: MessageData): Message {
+    if (data instanceof Message) return data;
+    if (typeof data?.id !== "string" || typeof data.serviceName !== "string") {
+      throw invalid("not a message: a string id and serviceName are required");
+    }
+    return messageFromWire(data as MessageWireData);
+  }
+
   /** Like `parse`, but returns a `Result` instead of throwing. */
   static safeParse(input: unknown): Result<Message> {
     try {

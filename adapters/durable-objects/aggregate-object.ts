@@ -108,7 +108,9 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
 
     /** Runs one command; answers the resolved message as plain data. */
     async execute(call: AggregateCall): Promise<MessageData> {
-      const reply = await this.#service(call)(Message.parse(call.envelope));
+      // Trusted: only the app's own Workers hold this object's binding, and the edge validated the client's
+      // envelope at its door before forwarding it (see README, "Trusted envelopes inside the object").
+      const reply = await this.#service(call)(Message.fromTrusted(call.envelope));
       this.#relay?.kick();
       return (reply as Message).toJSON();
     }
@@ -116,7 +118,7 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     async runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]) {
       const parsed = commands.map(
         (command): ClientCommand =>
-          "refusal" in command ? command : { ...command, message: Message.parse(command.envelope) },
+          "refusal" in command ? command : { ...command, message: Message.fromTrusted(command.envelope) },
       );
       const results = await this.#host.sync.runClientCommands(aggregateId, parsed);
       this.#relay?.kick();

@@ -48,7 +48,8 @@ export function aggregateServices<TAggregate extends AnyAggregate>(
         if (prepared.halted) return prepared;
         const stub = namespace.get(namespace.idFromName(prepared.aggregateMeta.id as string) as never);
         const reply = await stub.execute({ flow, command, envelope: prepared.toJSON(), idField, generateIdIfMissing });
-        return Message.parse(reply);
+        // The object's own answer, over RPC: rebuilt, not validated again.
+        return Message.fromTrusted(reply);
       },
       { aggregate: aggregate.name, route: { flow, command, idField, generateIdIfMissing }, key: namespace },
     );

@@ -1,74 +1,48 @@
 import {
   type AppendOptions,
-  type AppendResult,
   type ClientSequence,
   type Clock,
+  type CommandAnswer,
   type EventStore,
   eventTypeOf,
   type RecordedEvent,
-  type Response,
   type Snapshot,
   satisfiesExpectedVersion,
   systemClock,
   wrongExpectedVersion,
 } from "../../src/index.ts";
+import { findAnswerRow, greatestEventMessageId, insertAnswer, mayBeAnswered, raise } from "./sql-answers.ts";
+import { EVENTS_PER_INSERT, type EventRows, insertEvents, migrateEventTables } from "./sql-event-schema.ts";
 import { type DurableSqlStorage, type EventRow, firstRow, rows, toRecorded } from "./storage.ts";
 
 const DEFAULT_LIMIT = 1_000;
+/** Client sequences kept in memory (a bounded cache: one row read brings an evicted one back). */
+const CLIENT_CACHE_SIZE = 4_096;
 
-// Positions are the events table's rowid (INTEGER PRIMARY KEY, never deleted): assigned inside the
-// object's transaction, so they are gapless and follow commit order (field notes H4). A deleted stream
-// gets a new epoch: its old events stay in the global log, its name starts again from version 0.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS x3m_streams (
-  stream TEXT PRIMARY KEY,
-  version INTEGER NOT NULL,
-  epoch INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS x3m_events (
-  position INTEGER PRIMARY KEY,
-  stream TEXT NOT NULL,
-  epoch INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  type TEXT NOT NULL,
-  data TEXT NOT NULL,
-  metadata TEXT NOT NULL,
-  recorded_at INTEGER NOT NULL,
-  UNIQUE (stream, epoch, version)
-);
-CREATE TABLE IF NOT EXISTS x3m_outbox (
-  position INTEGER PRIMARY KEY
-);
-CREATE TABLE IF NOT EXISTS x3m_snapshots (
-  stream TEXT NOT NULL,
-  schema_version INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  PRIMARY KEY (stream, schema_version)
-);
-CREATE INDEX IF NOT EXISTS x3m_events_by_message ON x3m_events (json_extract(metadata, '$.messageId'));
-CREATE TABLE IF NOT EXISTS x3m_answers (
-  stream TEXT NOT NULL,
-  message_id TEXT NOT NULL,
-  response TEXT NOT NULL,
-  PRIMARY KEY (stream, message_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS x3m_clients (
-  stream TEXT NOT NULL,
-  client_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  PRIMARY KEY (stream, client_id)
-) WITHOUT ROWID;`;
+/** A stream as the store holds it in memory: read once, then kept up to date by its own writes. */
+interface StreamState {
+  epoch: number;
+  version: number;
+  /** The greatest message id answered without events on this stream (see `mayBeAnswered`). */
+  answered: string;
+}
 
-// Answers of commands that appended events live in those events' metadata (found through the index on
-// their message id); answers of commands that appended nothing have a row of their own.
-const FIND_ANSWER_IN_EVENTS =
-  "SELECT metadata FROM x3m_events WHERE json_extract(metadata, '$.messageId') = ? AND stream = ? LIMIT 1";
+// Read once per stream and object life, each through an index: its epoch, its version, the greatest message
+// id answered without events.
+const LOAD_STREAM = `
+WITH s AS (SELECT COALESCE((SELECT epoch FROM x3m_streams WHERE stream = ?1), 0) AS epoch)
+SELECT s.epoch AS epoch,
+  COALESCE((SELECT version FROM x3m_events WHERE stream = ?1 AND epoch = s.epoch ORDER BY version DESC LIMIT 1), -1) AS version,
+  COALESCE((SELECT message_id FROM x3m_answers WHERE stream = ?1 ORDER BY message_id DESC LIMIT 1), '') AS answered
+FROM s`;
 
 /**
- * An event store in a Durable Object's SQLite storage: the same contract as the memory store, with every
- * append checked and written in one transaction, so nothing is acknowledged before it is durable. Create one
- * store per object: it caches its streams' versions, as the object is its storage's only writer.
+ * An event store in a Durable Object's SQLite storage: the same contract as the memory store, nothing
+ * acknowledged before it is durable (the object's output gate holds every answer until its writes commit).
+ * Create one store per object: the object is its storage's only writer, so the store keeps positions,
+ * versions and client sequences in memory after reading them once. An append of up to 32 events is one
+ * `INSERT` (atomic by itself: the answer in the events' metadata, the client's sequence and the outbox
+ * rows through triggers); only longer appends and answers with a client sequence need a transaction.
  *
  * @example
  * import { createSqlEventStore } from "x3m-system/durable-objects";
@@ -78,63 +52,94 @@ export function createSqlEventStore(
   storage: DurableSqlStorage,
   options: {
     clock?: Clock;
-    /** Also record each appended event's position in the outbox table, in the same transaction (see `createOutboxRelay`). */
+    /** Also record each appended event's position in the outbox table, in the same statement (see `createOutboxRelay`). */
     outbox?: boolean;
   } = {},
 ): EventStore {
   const clock = options.clock ?? systemClock;
-  storage.sql.exec(SCHEMA);
+  migrateEventTables(storage, { outbox: options.outbox === true });
   const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
 
-  // The object is its storage's only writer, so each stream's row is cached after the first read and
-  // updated only once a transaction has committed: an append then runs its inserts and one upsert.
-  const streams = new Map<string, { version: number; epoch: number } | undefined>();
-  const streamRow = (stream: string) => {
-    if (!streams.has(stream)) {
-      const row = firstRow<{ version: number; epoch: number }>(
-        storage,
-        "SELECT version, epoch FROM x3m_streams WHERE stream = ?",
-        stream,
-      );
-      streams.set(stream, row);
+  const streams = new Map<string, StreamState>();
+  const streamState = (stream: string): StreamState => {
+    let state = streams.get(stream);
+    if (!state) {
+      state = firstRow<StreamState>(storage, LOAD_STREAM, stream) as StreamState;
+      streams.set(stream, state);
     }
-    return streams.get(stream);
+    return state;
   };
-  const versionOf = (stream: string) => streamRow(stream)?.version ?? -1;
-  const recordAnswerRow = (stream: string, messageId: string, response: string) =>
-    storage.sql.exec(
-      "INSERT INTO x3m_answers (stream, message_id, response) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-      stream,
-      messageId,
-      response,
-    );
-  const moveClient = (stream: string, client: ClientSequence | undefined) => {
-    if (!client) return;
-    storage.sql.exec(
-      "INSERT INTO x3m_clients (stream, client_id, seq) VALUES (?, ?, ?) ON CONFLICT (stream, client_id) DO UPDATE SET seq = excluded.seq",
-      stream,
-      client.clientId,
-      client.seq,
-    );
+
+  let last: number | undefined;
+  const lastPosition = () => {
+    last ??= firstRow<{ last: number }>(storage, "SELECT COALESCE(MAX(position), 0) AS last FROM x3m_events")?.last;
+    return last ?? 0;
   };
-  const lastPosition = () =>
-    firstRow<{ last: number | null }>(storage, "SELECT MAX(position) AS last FROM x3m_events")?.last ?? 0;
+
+  // Raised by every append (never lowered): no recorded message id in any event is above it.
+  let eventsBound: string | undefined;
+  const eventBound = () => {
+    if (eventsBound === undefined) {
+      eventsBound = greatestEventMessageId(storage);
+    }
+    return eventsBound;
+  };
+
+  const clients = new Map<string, number>();
+  const clientKey = (stream: string, clientId: string) => `${stream}\u0000${clientId}`;
+  const rememberClient = (stream: string, client: ClientSequence) => {
+    const key = clientKey(stream, client.clientId);
+    clients.delete(key);
+    clients.set(key, client.seq);
+    if (clients.size > CLIENT_CACHE_SIZE) clients.delete(clients.keys().next().value as string);
+  };
+
+  /** Records the answer of a command that appended nothing: one statement, or two in a transaction with a client. */
+  const recordAnswerRow = (stream: string, answer: CommandAnswer) => {
+    const { client } = answer;
+    if (client) {
+      storage.transactionSync(() => {
+        insertAnswer(storage, stream, answer);
+        storage.sql.exec(
+          "INSERT INTO x3m_clients (stream, client_id, seq) VALUES (?, ?, ?) ON CONFLICT (stream, client_id) DO UPDATE SET seq = excluded.seq",
+          stream,
+          client.clientId,
+          client.seq,
+        );
+      });
+      rememberClient(stream, client);
+    } else {
+      insertAnswer(storage, stream, answer);
+    }
+    const state = streams.get(stream);
+    if (state) state.answered = raise(state.answered, answer.messageId);
+  };
+
+  const publish = (events: readonly RecordedEvent[]) => {
+    for (const listener of listeners) {
+      try {
+        listener(events);
+      } catch {
+        // A subscriber is only a hint (see EventSource.subscribe): its failure never fails the append.
+      }
+    }
+  };
 
   return {
     async has(stream) {
-      return versionOf(stream) >= 0;
+      return streamState(stream).version >= 0;
     },
     async version(stream) {
-      return versionOf(stream);
+      return streamState(stream).version;
     },
     async read(stream, { from = 0, limit = DEFAULT_LIMIT } = {}) {
-      const current = streamRow(stream);
-      if (!current) return [];
+      const state = streamState(stream);
+      if (state.version < 0) return [];
       return rows<EventRow>(
         storage,
         "SELECT * FROM x3m_events WHERE stream = ? AND epoch = ? AND version >= ? ORDER BY version LIMIT ?",
         stream,
-        current.epoch,
+        state.epoch,
         Math.max(0, from),
         limit,
       ).map(toRecorded);
@@ -151,83 +156,81 @@ export function createSqlEventStore(
       return lastPosition();
     },
     async append(stream, events, { expectedVersion = "any", metadata = {}, answer }: AppendOptions = {}) {
+      // Synchronous from here to the end: no other call of this store runs between the check and the write.
+      const state = streamState(stream);
+      const actual = state.version;
+      if (!satisfiesExpectedVersion(expectedVersion, actual))
+        return wrongExpectedVersion(stream, expectedVersion, actual);
+      if (events.length === 0) {
+        if (answer) recordAnswerRow(stream, answer);
+        const position = lastPosition();
+        return { ok: true, version: actual, firstPosition: position, lastPosition: position };
+      }
       const recordedAt = clock.now();
-      const encoded = events.map((event) => ({ type: eventTypeOf(event), data: JSON.stringify(event) }));
       const metadataText = JSON.stringify(
         answer ? { ...metadata, messageId: answer.messageId, response: answer.response } : metadata,
       );
-      const current = streamRow(stream);
-      const result = storage.transactionSync((): AppendResult => {
-        const actual = current?.version ?? -1;
-        if (!satisfiesExpectedVersion(expectedVersion, actual))
-          return wrongExpectedVersion(stream, expectedVersion, actual);
-        if (encoded.length === 0) {
-          if (answer) recordAnswerRow(stream, answer.messageId, JSON.stringify(answer.response));
-          moveClient(stream, answer?.client);
-          const position = lastPosition();
-          return { ok: true, version: actual, firstPosition: position, lastPosition: position };
-        }
-        const epoch = current?.epoch ?? 0;
-        // RETURNING gives each event's position: no MAX(position) query per append.
-        const positions = encoded.map(
-          (event, i) =>
-            firstRow<{ position: number }>(
-              storage,
-              "INSERT INTO x3m_events (stream, epoch, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
-              stream,
-              epoch,
-              actual + 1 + i,
-              event.type,
-              event.data,
-              metadataText,
-              recordedAt,
-            )?.position as number,
-        );
-        if (options.outbox) {
-          for (const position of positions) storage.sql.exec("INSERT INTO x3m_outbox (position) VALUES (?)", position);
-        }
-        moveClient(stream, answer?.client);
-        const version = actual + encoded.length;
-        storage.sql.exec(
-          "INSERT INTO x3m_streams (stream, version, epoch) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
-          stream,
-          version,
-          epoch,
-        );
-        return { ok: true, version, firstPosition: positions[0] as number, lastPosition: positions.at(-1) as number };
-      });
-      if (result.ok && encoded.length > 0) streams.set(stream, { version: result.version, epoch: current?.epoch ?? 0 });
-      if (result.ok && encoded.length > 0 && listeners.size > 0) {
-        const published = rows<EventRow>(
-          storage,
-          "SELECT * FROM x3m_events WHERE position BETWEEN ? AND ? ORDER BY position",
-          result.firstPosition,
-          result.lastPosition,
-        ).map(toRecorded);
-        for (const listener of listeners) {
-          try {
-            listener(published);
-          } catch {
-            // A subscriber is only a hint (see EventSource.subscribe): its failure never fails the append.
-          }
-        }
+      const first = lastPosition() + 1;
+      const client = answer?.client;
+      const shared: EventRows = {
+        stream,
+        epoch: state.epoch,
+        metadata: metadataText,
+        recordedAt,
+        firstPosition: first,
+        firstVersion: actual + 1,
+        client,
+      };
+      if (events.length <= EVENTS_PER_INSERT) {
+        insertEvents(storage, shared, events);
+      } else {
+        storage.transactionSync(() => {
+          for (let offset = 0; offset < events.length; ) offset += insertEvents(storage, shared, events, offset);
+        });
       }
-      return result;
+      // Written: only now does the memory move on (a failed statement or transaction wrote nothing).
+      last = first + events.length - 1;
+      state.version = actual + events.length;
+      if (eventsBound !== undefined) {
+        eventsBound = raise(raise(eventsBound, (metadata as { messageId?: unknown }).messageId), answer?.messageId);
+      }
+      if (client) rememberClient(stream, client);
+      if (listeners.size > 0) {
+        const recorded = JSON.parse(metadataText);
+        publish(
+          events.map((event, i) => ({
+            stream,
+            version: actual + 1 + i,
+            position: first + i,
+            type: eventTypeOf(event),
+            data: JSON.parse(JSON.stringify(event)),
+            metadata: i === 0 ? recorded : JSON.parse(metadataText),
+            recordedAt,
+          })),
+        );
+      }
+      return { ok: true, version: state.version, firstPosition: first, lastPosition: last };
     },
     async deleteStream(stream, { expectedVersion = "any" } = {}) {
-      return storage.transactionSync((): AppendResult => {
-        const current = streamRow(stream);
-        const actual = current?.version ?? -1;
-        if (!satisfiesExpectedVersion(expectedVersion, actual))
-          return wrongExpectedVersion(stream, expectedVersion, actual);
-        if (current) {
-          storage.sql.exec("UPDATE x3m_streams SET version = -1, epoch = epoch + 1 WHERE stream = ?", stream);
+      const state = streamState(stream);
+      const actual = state.version;
+      if (!satisfiesExpectedVersion(expectedVersion, actual))
+        return wrongExpectedVersion(stream, expectedVersion, actual);
+      if (actual >= 0) {
+        const epoch = state.epoch + 1;
+        storage.transactionSync(() => {
+          storage.sql.exec(
+            "INSERT INTO x3m_streams (stream, version, epoch) VALUES (?, -1, ?) ON CONFLICT (stream) DO UPDATE SET version = -1, epoch = excluded.epoch",
+            stream,
+            epoch,
+          );
           storage.sql.exec("DELETE FROM x3m_snapshots WHERE stream = ?", stream);
-          streams.delete(stream); // re-read after the commit
-        }
-        const position = lastPosition();
-        return { ok: true, version: -1, firstPosition: position, lastPosition: position };
-      });
+        });
+        state.epoch = epoch;
+        state.version = -1;
+      }
+      const position = lastPosition();
+      return { ok: true, version: -1, firstPosition: position, lastPosition: position };
     },
     async saveSnapshot(stream, snapshot: Snapshot) {
       // Only the latest snapshot of each schema version is read, so it replaces any older one.
@@ -251,33 +254,28 @@ export function createSqlEventStore(
       return row && { version: row.version, schemaVersion, state: JSON.parse(row.state) };
     },
     async recordAnswer(stream, answer) {
-      const response = JSON.stringify(answer.response);
-      storage.transactionSync(() => {
-        recordAnswerRow(stream, answer.messageId, response);
-        moveClient(stream, answer.client);
-      });
+      recordAnswerRow(stream, answer);
     },
     async findAnswer(stream, messageId) {
-      const event = firstRow<{ metadata: string }>(storage, FIND_ANSWER_IN_EVENTS, messageId, stream);
-      const fromEvent = event && (JSON.parse(event.metadata) as { response?: Response }).response;
-      if (fromEvent) return fromEvent;
-      const row = firstRow<{ response: string }>(
-        storage,
-        "SELECT response FROM x3m_answers WHERE stream = ? AND message_id = ?",
-        stream,
-        messageId,
-      );
-      return row ? JSON.parse(row.response) : undefined;
+      // Above both bounds (this stream's answers without events, any event's message id): never recorded.
+      if (!mayBeAnswered(messageId, streamState(stream).answered) && !mayBeAnswered(messageId, eventBound())) {
+        return undefined;
+      }
+      return findAnswerRow(storage, stream, messageId);
     },
     async clientSequence(stream, clientId) {
-      return (
+      const key = clientKey(stream, clientId);
+      const cached = clients.get(key);
+      if (cached !== undefined) return cached;
+      const seq =
         firstRow<{ seq: number }>(
           storage,
           "SELECT seq FROM x3m_clients WHERE stream = ? AND client_id = ?",
           stream,
           clientId,
-        )?.seq ?? 0
-      );
+        )?.seq ?? 0;
+      rememberClient(stream, { clientId, seq });
+      return seq;
     },
     subscribe(listener) {
       listeners.add(listener);

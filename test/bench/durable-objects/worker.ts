@@ -147,13 +147,17 @@ export class AccountObjectBench extends defineAggregateObject(account) {
     }
   }
 
-  /** `n` deposits, each one `execute` call (what the Worker's `aggregateServices(…).on("deposit")` makes), awaited. */
-  async executeDeposits(n: number): Promise<Timed> {
+  /**
+   * `n` deposits, each one `execute` call (what the Worker's `aggregateServices(…).on("deposit")` makes),
+   * awaited. `validated`: each envelope goes through `Message.parse` first, as the object did before it
+   * trusted its callers (the parsed message passes `fromTrusted` as is).
+   */
+  async executeDeposits(n: number, validated = false): Promise<Timed> {
     const id = await this.#open();
     const calls = Array.from({ length: n }, () => depositCall(id));
     const start = now();
     for (const call of calls) {
-      const reply = await this.execute(call);
+      const reply = await this.execute(validated ? { ...call, envelope: Message.parse(call.envelope) } : call);
       if (reply.response?.status !== "ok") throw new Error(`deposit: ${JSON.stringify(reply.response)}`);
     }
     const ms = now() - start;
