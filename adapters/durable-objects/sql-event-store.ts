@@ -11,7 +11,7 @@ import {
   systemClock,
   wrongExpectedVersion,
 } from "../../src/index.ts";
-import { findAnswerRow, greatestEventMessageId, insertAnswer, mayBeAnswered, raise } from "./sql-answers.ts";
+import { createAnswerBounds, findAnswerRow, insertAnswer } from "./sql-answers.ts";
 import { EVENTS_PER_INSERT, type EventRows, insertEvents, migrateEventTables } from "./sql-event-schema.ts";
 import { type DurableSqlStorage, type EventRow, firstRow, rows, toRecorded } from "./storage.ts";
 
@@ -23,17 +23,13 @@ const CLIENT_CACHE_SIZE = 4_096;
 interface StreamState {
   epoch: number;
   version: number;
-  /** The greatest message id answered without events on this stream (see `mayBeAnswered`). */
-  answered: string;
 }
 
-// Read once per stream and object life, each through an index: its epoch, its version, the greatest message
-// id answered without events.
+// Read once per stream and object life, through indexes: its epoch and its version (its last event's).
 const LOAD_STREAM = `
 WITH s AS (SELECT COALESCE((SELECT epoch FROM x3m_streams WHERE stream = ?1), 0) AS epoch)
 SELECT s.epoch AS epoch,
-  COALESCE((SELECT version FROM x3m_events WHERE stream = ?1 AND epoch = s.epoch ORDER BY version DESC LIMIT 1), -1) AS version,
-  COALESCE((SELECT message_id FROM x3m_answers WHERE stream = ?1 ORDER BY message_id DESC LIMIT 1), '') AS answered
+  COALESCE((SELECT version FROM x3m_events WHERE stream = ?1 AND epoch = s.epoch ORDER BY version DESC LIMIT 1), -1) AS version
 FROM s`;
 
 /**
@@ -76,14 +72,7 @@ export function createSqlEventStore(
     return last ?? 0;
   };
 
-  // Raised by every append (never lowered): no recorded message id in any event is above it.
-  let eventsBound: string | undefined;
-  const eventBound = () => {
-    if (eventsBound === undefined) {
-      eventsBound = greatestEventMessageId(storage);
-    }
-    return eventsBound;
-  };
+  const bounds = createAnswerBounds(storage);
 
   const clients = new Map<string, number>();
   const clientKey = (stream: string, clientId: string) => `${stream}\u0000${clientId}`;
@@ -111,8 +100,7 @@ export function createSqlEventStore(
     } else {
       insertAnswer(storage, stream, answer);
     }
-    const state = streams.get(stream);
-    if (state) state.answered = raise(state.answered, answer.messageId);
+    bounds.recordedAlone(stream, answer.messageId);
   };
 
   const publish = (events: readonly RecordedEvent[]) => {
@@ -191,9 +179,7 @@ export function createSqlEventStore(
       // Written: only now does the memory move on (a failed statement or transaction wrote nothing).
       last = first + events.length - 1;
       state.version = actual + events.length;
-      if (eventsBound !== undefined) {
-        eventsBound = raise(raise(eventsBound, (metadata as { messageId?: unknown }).messageId), answer?.messageId);
-      }
+      bounds.recordedInEvents(answer?.messageId ?? metadata.messageId);
       if (client) rememberClient(stream, client);
       if (listeners.size > 0) {
         const recorded = JSON.parse(metadataText);
@@ -257,11 +243,7 @@ export function createSqlEventStore(
       recordAnswerRow(stream, answer);
     },
     async findAnswer(stream, messageId) {
-      // Above both bounds (this stream's answers without events, any event's message id): never recorded.
-      if (!mayBeAnswered(messageId, streamState(stream).answered) && !mayBeAnswered(messageId, eventBound())) {
-        return undefined;
-      }
-      return findAnswerRow(storage, stream, messageId);
+      return bounds.mayBeAnswered(stream, messageId) ? findAnswerRow(storage, stream, messageId) : undefined;
     },
     async clientSequence(stream, clientId) {
       const key = clientKey(stream, clientId);

@@ -51,6 +51,8 @@ function watched(storage: DurableObjectStorage) {
 
 const ok = { status: "ok" } as const;
 const newId = () => Message.new("deposit").id;
+/** A UUIDv7-shaped id whose time is `n`: ordered by `n`, and below every id made today. */
+const v7 = (n: number) => `${n.toString(16).padStart(8, "0")}-0000-7000-8000-000000000000`;
 
 describe("SQL event store: the write path", () => {
   it("a new command's answer check costs no statement and its append is one INSERT (no transaction)", async () => {
@@ -59,7 +61,8 @@ describe("SQL event store: the write path", () => {
       const store = createSqlEventStore(counted);
       const first = newId();
       await store.append("acc", [{ type: "Opened" }], { answer: { messageId: first, response: ok } });
-      expect(await store.findAnswer("acc", first)).toEqual(ok); // also loads what the check needs
+      expect(await store.findAnswer("acc", first)).toEqual(ok);
+      expect(await store.findAnswer("acc", newId())).toBeUndefined(); // reads the bounds the check needs
       expect(await store.clientSequence("acc", "client-a")).toBe(0);
       log.length = 0;
 
@@ -83,13 +86,16 @@ describe("SQL event store: the write path", () => {
     });
   });
 
-  it("answers are found again by a fresh store (a restart), whatever their id's place or alphabet", async () => {
+  it("answers are found again by a fresh store (a restart), whatever their id's shape, place or alphabet", async () => {
     await inObject(async (storage) => {
       const before = createSqlEventStore(storage);
       const answers = [
+        [v7(5), "events"],
+        [v7(2), "events"],
+        [v7(9), "row"],
         ["m-5", "events"],
-        ["m-2", "events"],
         ["a-9", "row"],
+        ["deposit-7", "events"], // inside the UUIDv7 range of strings, above every UUIDv7 id here
         ["zürich-1", "row"],
         ["ö", "events"],
       ] as const;
@@ -102,32 +108,68 @@ describe("SQL event store: the write path", () => {
       for (const [messageId] of answers) {
         expect(await after.findAnswer("acc", messageId)).toEqual({ status: "ok", payload: messageId });
       }
-      for (const unknown of ["m-1", "m-9", "zz", "zürich-2", "é"]) {
+      for (const unknown of [v7(1), v7(3), v7(10), "m-1", "m-9", "zz", "zürich-2", "é"]) {
         expect(await after.findAnswer("acc", unknown)).toBeUndefined();
       }
       expect(await after.findAnswer("other", "a-9")).toBeUndefined();
+      expect(await after.findAnswer("other", v7(9))).toBeUndefined();
 
       // Recorded through this store after its bounds were read: found too.
-      await after.recordAnswer("acc", { messageId: "zz-new", response: ok });
-      await after.append("acc", [{ type: "E" }], { answer: { messageId: "zzz-new", response: ok } });
-      expect(await after.findAnswer("acc", "zz-new")).toEqual(ok);
-      expect(await after.findAnswer("acc", "zzz-new")).toEqual(ok);
+      await after.recordAnswer("acc", { messageId: v7(20), response: ok });
+      await after.append("acc", [{ type: "E" }], { answer: { messageId: v7(21), response: ok } });
+      expect(await after.findAnswer("acc", v7(20))).toEqual(ok);
+      expect(await after.findAnswer("acc", v7(21))).toEqual(ok);
     });
   });
 
-  it("the greatest id recorded, in the events or the answers table, is itself found again after a restart", async () => {
+  it("the greatest UUIDv7 recorded, in the events or the answers table, is found again after a restart", async () => {
     for (const greatestIn of ["events", "answers"] as const) {
       await inObject(async (storage) => {
         const before = createSqlEventStore(storage);
-        const [inEvents, inAnswers] = greatestIn === "events" ? ["r-9", "r-5"] : ["r-5", "r-9"];
+        const [inEvents, inAnswers] = greatestIn === "events" ? [v7(9), v7(5)] : [v7(5), v7(9)];
         await before.append("s", [{ type: "E" }], { answer: { messageId: inEvents, response: ok } });
         await before.recordAnswer("s", { messageId: inAnswers, response: ok });
         const after = createSqlEventStore(storage);
-        expect(await after.findAnswer("s", "r-9")).toEqual(ok);
-        expect(await after.findAnswer("s", "r-5")).toEqual(ok);
-        expect(await after.findAnswer("s", "r-95")).toBeUndefined();
+        expect(await after.findAnswer("s", v7(9))).toEqual(ok);
+        expect(await after.findAnswer("s", v7(5))).toEqual(ok);
+        expect(await after.findAnswer("s", v7(10))).toBeUndefined();
       });
     }
+  });
+
+  it("ids of other shapes on the aggregate (app-chosen, odd) do not switch the check off for new UUIDv7 ids", async () => {
+    await inObject(async (storage) => {
+      const before = createSqlEventStore(storage);
+      await before.append("s", [{ type: "E" }], { answer: { messageId: newId(), response: ok } });
+      for (const messageId of ["order-1", "deposit-9", "f", "~~~", "ffffffff-ffff-7fff-bfff-fffffffffff"]) {
+        await before.append("s", [{ type: "E" }], { answer: { messageId, response: ok } });
+        await before.recordAnswer("s", { messageId: `${messageId}-refused`, response: ok });
+      }
+      const { storage: counted, log } = watched(storage);
+      const after = createSqlEventStore(counted);
+      await after.version("s");
+      await after.findAnswer("s", newId()); // reads the bounds
+      log.length = 0;
+      for (let i = 0; i < 5; i++) expect(await after.findAnswer("s", newId())).toBeUndefined();
+      expect(log).toEqual([]);
+      expect(await after.findAnswer("s", "deposit-9")).toEqual(ok);
+      expect(await after.findAnswer("s", "~~~-refused")).toEqual(ok);
+    });
+  });
+
+  it("more than 64 other ids above every UUIDv7 one: the check still finds a re-delivered UUIDv7 id", async () => {
+    await inObject(async (storage) => {
+      const before = createSqlEventStore(storage);
+      const old = newId();
+      await before.append("s", [{ type: "E" }], { answer: { messageId: old, response: ok } });
+      await before.recordAnswer("s", { messageId: newId(), response: ok });
+      for (let i = 0; i < 70; i++) {
+        const messageId = `a-${String(i).padStart(2, "0")}`; // between today's UUIDv7 ids and the range's top
+        await before.append("s", [{ type: "E" }], { answer: { messageId, response: ok } });
+        await before.recordAnswer("s", { messageId: `${messageId}-alone`, response: ok });
+      }
+      expect(await createSqlEventStore(storage).findAnswer("s", old)).toEqual(ok);
+    });
   });
 
   it("after a restart, a stream's state and the answers' bounds are read through indexes, not the log", async () => {
