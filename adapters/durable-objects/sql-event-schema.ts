@@ -104,7 +104,8 @@ function insertEventsSql(count: number): string {
     const values = Array.from({ length: count }, (_, i) => {
       const type = SHARED_PARAMETERS + 1 + 2 * i;
       const client = i === 0 ? "?7, ?8" : "NULL, NULL";
-      return `(?5 + ${i}, ?1, ?2, ?6 + ${i}, ?${type}, ?${type + 1}, ?3, ?4, ${client})`;
+      const next = i === 0 ? "" : ` + ${i}`;
+      return `(?5${next}, ?1, ?2, ?6${next}, ?${type}, ?${type + 1}, ?3, ?4, ${client})`;
     });
     sql = `INSERT INTO x3m_events (position, stream, epoch, version, type, data, metadata, recorded_at, client_id, client_seq) VALUES ${values.join(", ")}`;
     inserts[count] = sql;
@@ -132,6 +133,24 @@ export function insertEvents(
 ): number {
   const count = Math.min(EVENTS_PER_INSERT, events.length - offset);
   const client = offset === 0 ? shared.client : undefined;
+  if (count === 1) {
+    // The common append (one event): no bindings array to build and spread.
+    const event = events[offset];
+    storage.sql.exec(
+      insertEventsSql(1),
+      shared.stream,
+      shared.epoch,
+      shared.metadata,
+      shared.recordedAt,
+      shared.firstPosition + offset,
+      shared.firstVersion + offset,
+      client?.clientId ?? null,
+      client?.seq ?? null,
+      eventTypeOf(event),
+      JSON.stringify(event),
+    );
+    return 1;
+  }
   const bindings: unknown[] = [
     shared.stream,
     shared.epoch,

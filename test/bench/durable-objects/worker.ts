@@ -241,8 +241,15 @@ export class CommandBench extends DurableObject<Env> {
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS floor_events (
       position INTEGER PRIMARY KEY, stream TEXT NOT NULL, epoch INTEGER NOT NULL, version INTEGER NOT NULL,
       type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL,
-      UNIQUE (stream, epoch, version));
-    CREATE INDEX IF NOT EXISTS floor_events_by_message ON floor_events (json_extract(metadata, '$.messageId'));`);
+      client_id TEXT, client_seq INTEGER, UNIQUE (stream, epoch, version));
+    CREATE INDEX IF NOT EXISTS floor_events_by_message ON floor_events (json_extract(metadata, '$.messageId'));
+    CREATE TABLE IF NOT EXISTS floor_clients (stream TEXT NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
+      PRIMARY KEY (stream, client_id)) WITHOUT ROWID;
+    CREATE TRIGGER IF NOT EXISTS floor_events_client AFTER INSERT ON floor_events WHEN new.client_id IS NOT NULL
+    BEGIN
+      INSERT INTO floor_clients (stream, client_id, seq) VALUES (new.stream, new.client_id, new.client_seq)
+      ON CONFLICT (stream, client_id) DO UPDATE SET seq = excluded.seq;
+    END;`);
   }
 
   /** The empty call: the round trip every batch call pays on top of its work. */
@@ -300,7 +307,7 @@ export class CommandBench extends DurableObject<Env> {
 
   /**
    * The store's append written by hand, the floor of its design: one `INSERT` of the event row (position
-   * given, no `RETURNING`) into a copy of `x3m_events` with the same indexes, `n` awaited calls.
+   * given, no `RETURNING`) into a copy of `x3m_events` with the same indexes and client trigger, `n` awaited calls.
    */
   async storeStatement(n: number): Promise<Timed> {
     const [data, metadata] = depositSample(this.ctx.storage);
@@ -309,7 +316,7 @@ export class CommandBench extends DurableObject<Env> {
     let position = Number(sql.exec("SELECT COALESCE(MAX(position), 0) AS last FROM floor_events").one().last);
     const append = async (version: number) =>
       sql.exec(
-        "INSERT INTO floor_events (position, stream, epoch, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO floor_events (position, stream, epoch, version, type, data, metadata, recorded_at, client_id, client_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ++position,
         stream,
         0,
@@ -318,6 +325,8 @@ export class CommandBench extends DurableObject<Env> {
         data,
         metadata,
         Date.now(),
+        null,
+        null,
       );
     const start = now();
     for (let i = 0; i < n; i++) await append(i);
