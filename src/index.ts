@@ -52,7 +52,10 @@ export {
   type NewMessageOptions,
   type RawRequest,
 } from "./message.ts";
-export { createNode, type DispatchOptions, type NodeOptions, type SystemNode } from "./node.ts";
+export type { DispatchOptions } from "./node/caller.ts";
+export type { AuthorizedAnswer } from "./node/dispatch.ts";
+export { createNode } from "./node/node.ts";
+export type { NodeOptions, SystemNode } from "./node/system-node.ts";
 export { type NodeOrder, randomOrder, roundRobinOrder } from "./node-order.ts";
 export * from "./projector/index.ts";
 export { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";

@@ -110,7 +110,7 @@ describe("scheduler: the original's behaviour (reference §8)", () => {
 
     await clock.advance(50);
     expect(responded).toHaveLength(1);
-    expect(responded[0]?.response).toEqual(Response.serviceUnavailable("wrong_service"));
+    expect(responded[0]?.response).toEqual(Response.unknownService("wrong_service"));
     expect(responded[0]?.assigns).toMatchObject({ dispatchAttempts: 1, injected: "agg-1", late: false });
     expect(await store.get(msg.id)).toMatchObject({ attempts: 1, dispatchAt: t0 + 100, aggregateId: "agg-1" });
 
