@@ -1,9 +1,10 @@
-import { foldEvents, initialStateOf } from "../../src/aggregate/define-aggregate.ts";
 import {
   type AnyAggregate,
   type Clock,
   createAggregateHost,
   createTelemetry,
+  foldEvents,
+  initialStateOf,
   type Message,
   type RecordedEvent,
   type Response,

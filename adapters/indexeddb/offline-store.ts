@@ -1,5 +1,11 @@
-import { mapResponse } from "../../src/aggregate/responses.ts";
-import { type Clock, Message, type MessageData, type RecordedEvent, type Response } from "../../src/index.ts";
+import {
+  type Clock,
+  Message,
+  type MessageData,
+  mapResponse,
+  type RecordedEvent,
+  type Response,
+} from "../../src/index.ts";
 import type { IndexedDbEventStore } from "./event-store.ts";
 import { readStreamInTransaction } from "./event-store-transaction.ts";
 import { OUTBOX_STORE, type OutboxRow, SYNC_STORE, type SyncStatusRow, type TrackRow, trackKey } from "./outbox.ts";

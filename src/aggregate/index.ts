@@ -7,6 +7,7 @@ export type {
   UnloadDecision,
   WhenNotLoadedContext,
 } from "./host-options.ts";
+export { type Flow as CommandFlow, mapResponse } from "./responses.ts";
 export type {
   AggregateDefinition,
   AggregateMessage,
