@@ -27,7 +27,7 @@ export function clientMessage(
   });
   const local = context.node.registry.localService(message.serviceName);
   if (local?.entry.visibility === "private") {
-    return { ok: true, value: edgeMessage.return(Response.serviceUnavailable(message.serviceName)) };
+    return { ok: true, value: edgeMessage.return(Response.unknownService(message.serviceName)) };
   }
   return { ok: true, value: edgeMessage };
 }
