@@ -1,6 +1,6 @@
 /** @module x3m-system: messages, routers, a service registry and a dispatcher that run in browsers, Workers and Node. */
 export * from "./aggregate/index.ts";
-export { type Clock, systemClock } from "./clock.ts";
+export { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "./clock.ts";
 export { isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
 export * from "./event-store/index.ts";
 export {
@@ -19,6 +19,7 @@ export {
   runWithLogContext,
   setLogContextStorage,
 } from "./log-context.ts";
+export { type LogEntry, type Logger, type LogLevel, levelFilter, silentLogger } from "./logger.ts";
 export {
   type AclCall,
   type AclOptions,

@@ -247,7 +247,9 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
   /** Appends an event; `null` and `undefined` are ignored. */
   addEvent(event: unknown): Message<TRequest> {
     if (event === undefined || event === null) return this;
-    return this.with({ events: [...this.events, event] });
+    const next = fieldsOf(this);
+    next.events = [...this.events, event];
+    return new Message(next);
   }
 
   /** Sets the response and halts the message. Events keep their order, however often this is called. */
@@ -288,7 +290,9 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
     assertKey(idField);
     const value = this.rawRequest[idField];
     if (value !== undefined && value !== null) {
-      return this.with({ aggregateMeta: { ...this.aggregateMeta, id: String(value) } });
+      const next = fieldsOf(this);
+      next.aggregateMeta = { ...this.aggregateMeta, id: String(value) };
+      return new Message(next);
     }
     if (!options.generateIfMissing) return this.return(Response.missingId(idField));
     // Derived from the message id, not random: a re-delivered creation names the same aggregate.

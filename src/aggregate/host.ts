@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { EventMetadata, RecordedEvent } from "../event-store/event-store.ts";
+import { logTo, silentLogger } from "../logger.ts";
 import { Message } from "../message.ts";
 import { Response } from "../response.ts";
 import type { ServiceHandler } from "../router.ts";
@@ -95,6 +96,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   const remember = (processed: Map<string, Response>, messageId: string, response: Response) => {
     processed.delete(messageId);
     processed.set(messageId, response);
+    if (processed.size <= idempotencyWindow) return;
     for (const oldest of processed.keys()) {
       if (processed.size <= idempotencyWindow) break;
       processed.delete(oldest);
@@ -286,6 +288,20 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
 
   // ---- one command --------------------------------------------------------------------------------
 
+  /** A message this aggregate already handled: not run again, answered as the first time, and logged. */
+  const redelivered = (message: Message, previous: Response) => {
+    logTo(options.logger ?? silentLogger, "warn", "already_processed", `message ${message.id} already processed`, {
+      context: message.logContext,
+      data: {
+        aggregate: aggregate.name,
+        id: message.aggregateMeta.id,
+        service: message.serviceName,
+        messageId: message.id,
+      },
+    });
+    return message.return(previous);
+  };
+
   const execute = async (
     slot: Slot<TState>,
     command: string,
@@ -294,13 +310,13 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   ) => {
     if (flow === "onNew") {
       const previous = slot.loaded?.processed.get(message.id);
-      if (previous) return message.return(previous); // a re-delivered creation, not a second one
+      if (previous) return redelivered(message, previous); // a re-delivered creation, not a second one
       if (slot.loaded && slot.loaded.version >= 0) return message.return(Response.alreadyExists());
       if (!slot.loaded) spawn(slot);
     } else {
       let found: boolean;
       try {
-        found = await hydrate(slot);
+        found = slot.loaded !== undefined || (await hydrate(slot));
       } catch (error) {
         return message.error({ code: "load_failed", message: describeError(error).message });
       }
@@ -314,7 +330,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     };
 
     const previous = current.processed.get(message.id);
-    if (previous) return message.return(previous); // re-delivered: not re-run, same answer as the first time
+    if (previous) return redelivered(message, previous); // re-delivered: not re-run, same answer as the first time
 
     // The command starts clean: events (or a request) that arrived with the message are never persisted.
     const before = message.with({
@@ -323,7 +339,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       valid: true,
       aggregateMeta: { ...message.aggregateMeta, version: current.version },
     });
-    telemetry.emit("handle_msg", {}, { aggregate: aggregate.name, command, message: before });
+    if (telemetry.active) telemetry.emit("handle_msg", {}, { aggregate: aggregate.name, command, message: before });
     let result: Message;
     try {
       result = await runCommand(aggregate, command, before, current.state);
@@ -389,12 +405,12 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         () => slot.loaded?.processed.get(message.id),
         () => undefined,
       );
-      if (previous) return message.return(previous);
+      if (previous) return redelivered(message, previous);
       return before.return(Response.wrongExpectedVersion(current.version, saved.error.actual));
     }
 
     const response = mapResponse(result.response, mapping, slot.id, saved.version);
-    await hook("commit", () => aggregate.commit?.(result, current.state));
+    if (aggregate.commit) await hook("commit", () => aggregate.commit?.(result, current.state));
     const fromVersion = current.version;
     remember(current.processed, message.id, response);
     slot.loaded = {
@@ -402,8 +418,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       version: saved.version,
       processed: current.processed,
     };
-    await hook("saveState", () => options.saveState?.(slot.id, slot.loaded as LoadedAggregate<TState>, result));
-    await hook("snapshot", () => snapshotIfDue(slot, fromVersion));
+    if (options.saveState) {
+      await hook("saveState", () => options.saveState?.(slot.id, slot.loaded as LoadedAggregate<TState>, result));
+    }
+    if (options.snapshots) await hook("snapshot", () => snapshotIfDue(slot, fromVersion));
     applyUnloadRules(slot, events);
     return result.return(response);
   };

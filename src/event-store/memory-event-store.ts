@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from "../clock.ts";
+import { cloneData } from "./clone-data.ts";
 import {
   type AppendOptions,
   type EventStore,
@@ -13,7 +14,7 @@ const DEFAULT_LIMIT = 1_000;
 
 /**
  * The in-memory event store: the reference implementation of the contract, for tests and for
- * single-process apps. Events are deep-copied in and out (`structuredClone`), as a real store would.
+ * single-process apps. Events are deep-copied in and out (as `structuredClone` copies them), as a real store would.
  *
  * @example
  * import { createMemoryEventStore } from "x3m-system";
@@ -37,11 +38,11 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       return versionOf(stream);
     },
     async read(stream, { from = 0, limit = DEFAULT_LIMIT } = {}) {
-      return structuredClone((streams.get(stream) ?? []).slice(Math.max(0, from), Math.max(0, from) + limit));
+      return cloneData((streams.get(stream) ?? []).slice(Math.max(0, from), Math.max(0, from) + limit));
     },
     async readAll({ after = 0, limit = DEFAULT_LIMIT } = {}) {
       // Positions are 1-based and gapless, so position p lives at log[p - 1].
-      return structuredClone(log.slice(Math.max(0, after), Math.max(0, after) + limit));
+      return cloneData(log.slice(Math.max(0, after), Math.max(0, after) + limit));
     },
     async lastPosition() {
       return log.length;
@@ -52,7 +53,7 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
         return wrongExpectedVersion(stream, expectedVersion, actual);
       const recordedAt = clock.now();
       // Events and metadata are copied before anything is written: what cannot be cloned fails the append cleanly.
-      const [copies, metadataCopy] = structuredClone([[...events], metadata] as const);
+      const [copies, metadataCopy] = cloneData([[...events], metadata] as const);
       const recorded = copies.map(
         (data, i): RecordedEvent => ({
           stream,
@@ -69,7 +70,7 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       existing.push(...recorded);
       log.push(...recorded);
       if (recorded.length > 0 && listeners.size > 0) {
-        const published = structuredClone(recorded);
+        const published = cloneData(recorded);
         for (const listener of listeners) {
           try {
             listener(published);
@@ -98,13 +99,12 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       const kept = (snapshots.get(stream) ?? []).filter(
         (existing) => existing.schemaVersion !== snapshot.schemaVersion || existing.version > snapshot.version,
       );
-      if (!kept.some((existing) => existing.schemaVersion === snapshot.schemaVersion))
-        kept.push(structuredClone(snapshot));
+      if (!kept.some((existing) => existing.schemaVersion === snapshot.schemaVersion)) kept.push(cloneData(snapshot));
       snapshots.set(stream, kept);
     },
     async loadSnapshot(stream, { schemaVersion }) {
       const found = (snapshots.get(stream) ?? []).find((snapshot) => snapshot.schemaVersion === schemaVersion);
-      return found && structuredClone(found);
+      return found && cloneData(found);
     },
     subscribe(listener) {
       listeners.add(listener);
