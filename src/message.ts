@@ -305,7 +305,7 @@ export class Message<TRequest = unknown> implements MessageData<TRequest> {
 
   /** The plain JSON-safe data of this message (what travels on the wire). */
   toJSON(): MessageData<TRequest> {
-    return { ...this };
+    return fieldsOf(this);
   }
 
   /**

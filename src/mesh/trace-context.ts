@@ -78,27 +78,39 @@ let nextSpanId = BATCH;
 /** Nibble → the char code of its lowercase hex digit. */
 let digits: Uint8Array | undefined;
 let decoder: TextDecoder | undefined;
-// The generator's state (xoshiro128**, Blackman and Vigna), and batches since it was seeded.
-let s0 = 0;
-let s1 = 0;
-let s2 = 0;
-let s3 = 0;
+/** The generator's state (xoshiro128**, Blackman and Vigna): a typed array, so no number is ever boxed. */
+const state = /* @__PURE__ */ new Uint32Array(4);
 let batchesSinceSeed = RESEED_EVERY;
 
 function rotl(value: number, bits: number): number {
   return (value << bits) | (value >>> (32 - bits));
 }
 
-function nextWord(): number {
-  const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-  const shifted = s1 << 9;
-  s2 ^= s0;
-  s3 ^= s1;
-  s1 ^= s2;
-  s0 ^= s3;
-  s2 ^= shifted;
-  s3 = rotl(s3, 11);
-  return result;
+/** `count` pseudo-random 32-bit words, reseeding the generator from the CSPRNG every `RESEED_EVERY` batches. */
+function randomWords(count: number): Uint32Array {
+  if (batchesSinceSeed >= RESEED_EVERY) {
+    crypto.getRandomValues(state);
+    if (state.every((word) => word === 0)) state[3] = 1; // the one state xoshiro cannot leave
+    batchesSinceSeed = 0;
+  }
+  batchesSinceSeed++;
+  let [a = 0, b = 0, c = 0, d = 0] = state;
+  const words = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    words[i] = Math.imul(rotl(Math.imul(b, 5), 7), 9);
+    const shifted = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= shifted;
+    d = rotl(d, 11);
+  }
+  state[0] = a;
+  state[1] = b;
+  state[2] = c;
+  state[3] = d;
+  return words;
 }
 
 /** Writes `word` as 8 hex digits at `at`. */
@@ -106,27 +118,25 @@ function writeWord(codes: Uint8Array, at: number, word: number, hex: Uint8Array)
   for (let shift = 28, i = at; shift >= 0; shift -= 4, i++) codes[i] = hex[(word >>> shift) & 15] as number;
 }
 
-/** Writes 16 random hex digits at `at`, never all zeros (the id a traceparent forbids). */
-function writeGroup(codes: Uint8Array, at: number, hex: Uint8Array): void {
-  const high = nextWord();
-  const low = nextWord();
+/** Writes words `w` and `w + 1` as 16 hex digits at `at`, never all zeros (the id a traceparent forbids). */
+function writeGroup(codes: Uint8Array, at: number, words: Uint32Array, w: number, hex: Uint8Array): void {
+  const high = words[w] as number;
+  const low = words[w + 1] as number;
   writeWord(codes, at, high, hex);
   writeWord(codes, at + 8, high === 0 && low === 0 ? 1 : low, hex);
 }
 
-/** `BATCH` ids of `charsEach` characters each, their random digits written by `layout`. */
-function batchOf(charsEach: number, layout: (codes: Uint8Array, at: number, hex: Uint8Array) => void): string {
-  if (batchesSinceSeed >= RESEED_EVERY) {
-    const seed = crypto.getRandomValues(new Uint32Array(4));
-    [s0, s1, s2, s3] = [seed[0] ?? 0, seed[1] ?? 0, seed[2] ?? 0, seed[3] ?? 1];
-    if ((s0 | s1 | s2 | s3) === 0) s3 = 1; // the one state xoshiro cannot leave
-    batchesSinceSeed = 0;
-  }
-  batchesSinceSeed++;
+/** `BATCH` ids of `charsEach` characters and `groupsEach` random 16-digit groups each, laid out by `layout`. */
+function batchOf(
+  charsEach: number,
+  groupsEach: number,
+  layout: (codes: Uint8Array, at: number, words: Uint32Array, w: number, hex: Uint8Array) => void,
+): string {
   digits ??= new Uint8Array([..."0123456789abcdef"].map((digit) => digit.charCodeAt(0)));
   const hex = digits;
+  const words = randomWords(BATCH * groupsEach * 2);
   const codes = new Uint8Array(BATCH * charsEach);
-  for (let i = 0; i < BATCH; i++) layout(codes, i * charsEach, hex);
+  for (let i = 0; i < BATCH; i++) layout(codes, i * charsEach, words, i * groupsEach * 2, hex);
   decoder ??= new TextDecoder();
   return decoder.decode(codes);
 }
@@ -140,7 +150,7 @@ function batchOf(charsEach: number, layout: (codes: Uint8Array, at: number, hex:
  */
 export function newSpanId(): string {
   if (nextSpanId === BATCH) {
-    spanIds = batchOf(16, writeGroup);
+    spanIds = batchOf(16, 1, writeGroup);
     nextSpanId = 0;
   }
   const at = nextSpanId++ * 16;
@@ -158,15 +168,14 @@ export function newSpanId(): string {
 export function newTraceparent(): string {
   if (nextTraceparent === BATCH) {
     // "00-" trace id (16 bytes) "-" span id (8 bytes) "-01"
-    traceparents = batchOf(TRACEPARENT_CHARS, (codes, at, hex) => {
-      // "00-" trace id "-" span id "-01"
+    traceparents = batchOf(TRACEPARENT_CHARS, 3, (codes, at, words, w, hex) => {
       codes[at] = 48;
       codes[at + 1] = 48;
       codes[at + 2] = 45;
-      writeGroup(codes, at + 3, hex);
-      writeGroup(codes, at + 19, hex);
+      writeGroup(codes, at + 3, words, w, hex);
+      writeGroup(codes, at + 19, words, w + 2, hex);
       codes[at + 35] = 45;
-      writeGroup(codes, at + 36, hex);
+      writeGroup(codes, at + 36, words, w + 4, hex);
       codes[at + 52] = 45;
       codes[at + 53] = 48;
       codes[at + 54] = 49;

@@ -33,62 +33,64 @@ export class Serving {
     this.options = options;
   }
 
-  /** Answers `frame` (in the background; it counts as in flight until answered). */
+  /** Answers `frame`: at once when the service answers synchronously, else when it does (in flight until then). */
   serve(connection: Connection, frame: RequestFrame): void {
     const { inFlight } = this.options;
     inFlight.begin();
-    this.answer(connection, frame).finally(() => inFlight.end());
+    const answered = this.answer(connection, frame);
+    if (answered instanceof Promise) answered.finally(() => inFlight.end());
+    else inFlight.end();
   }
 
-  private async answer(connection: Connection, frame: RequestFrame): Promise<void> {
+  private answer(connection: Connection, frame: RequestFrame): void | Promise<void> {
     const { context, registry, peers } = this.options;
     const message = frame.envelope;
     const local = registry.localService(message.serviceName);
-    let reply: Message | NoReply;
     if (this.options.isDraining() && frame.op !== "authorize") {
       // Draining: new work goes elsewhere at once (the caller tries its next provider).
-      reply = message.return(Response.tryAnotherNode(DRAINING));
-    } else if (!local || local.entry.visibility === "private") {
+      return this.reply(connection, frame, message.return(Response.tryAnotherNode(DRAINING)));
+    }
+    if (!local || local.entry.visibility === "private") {
       // Private services are never served to a peer, and answered as if they were not here at all.
       const { serviceName } = message;
-      reply = message.return(
-        registry.knows(serviceName, "public")
-          ? Response.serviceUnavailable(serviceName)
-          : Response.unknownService(serviceName),
-      );
-    } else if (frame.op === "authorize") {
-      reply = message.ok(await local.router.authorized(message));
-    } else {
-      let accepted = false;
-      const onAccepted =
-        frame.op === "cast"
-          ? () => {
-              accepted = true;
-              peers.send(
-                connection,
-                { kind: "accepted", from: context.nodeId, attemptId: frame.attemptId },
-                frame.from,
-              );
-            }
-          : undefined;
-      const served = serve(local, message, context, {
-        forwarded: frame.forwarded === true,
-        remote: true,
-        ...(onAccepted ? { onAccepted } : {}),
-      });
-      if (onAccepted) this.options.local.reportCast(served, () => accepted);
-      reply = await served;
-      // An accepted cast has been answered already (`accepted`); its outcome only goes to telemetry.
-      if (accepted) return;
+      const known = registry.knows(serviceName, "public");
+      const response = known ? Response.serviceUnavailable(serviceName) : Response.unknownService(serviceName);
+      return this.reply(connection, frame, message.return(response));
     }
+    if (frame.op === "authorize") {
+      return local.router.authorized(message).then((allowed) => this.reply(connection, frame, message.ok(allowed)));
+    }
+    let accepted = false;
+    const onAccepted =
+      frame.op === "cast"
+        ? () => {
+            accepted = true;
+            peers.send(connection, { kind: "accepted", from: context.nodeId, attemptId: frame.attemptId }, frame.from);
+          }
+        : undefined;
+    const served = serve(local, message, context, {
+      forwarded: frame.forwarded === true,
+      remote: true,
+      ...(onAccepted ? { onAccepted } : {}),
+    });
+    if (onAccepted) this.options.local.reportCast(served, () => accepted);
+    // An accepted cast has been answered already (`accepted`); its outcome only goes to telemetry.
+    if (served instanceof Promise)
+      return served.then((reply) => (accepted ? undefined : this.reply(connection, frame, reply)));
+    if (!accepted) this.reply(connection, frame, served);
+  }
+
+  /** Sends the reply; one that cannot be sent (too large, not serializable) becomes an error the caller gets. */
+  private reply(connection: Connection, frame: RequestFrame, reply: Message | NoReply): void {
     if (reply === noReply || this.options.isClosed()) return;
+    const { context, peers } = this.options;
     const answer = (envelope: Message) =>
       ({ kind: "reply", from: context.nodeId, attemptId: frame.attemptId, envelope }) as const;
     try {
       peers.sendOrThrow(connection, answer(reply), frame.from);
     } catch (error) {
-      const failure = message.error({ code: SdkClientError.from(error).code, message: describeError(error).message });
-      peers.send(connection, answer(failure), frame.from);
+      const code = SdkClientError.from(error).code;
+      peers.send(connection, answer(frame.envelope.error({ code, message: describeError(error).message })), frame.from);
     }
   }
 }
