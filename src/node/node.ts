@@ -72,78 +72,40 @@ class Node implements SystemNode {
     const logger = options.logger ?? silentLogger;
     this.telemetry = telemetry;
     this.logger = logger;
+    // What every part knows: who this node is, its time, its telemetry and its logger.
+    const self = { nodeId, clock, telemetry, logger };
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const timeoutMs = checkTimeout(options.timeoutMs, 5_000);
     const isClosed = () => this.closed;
     const isDraining = () => this.drainer.active;
+    const { registry, topics } = this;
 
     this.inFlight = new InFlight(() => this.drainer.check());
-    this.peerTable = new Peers(
-      { nodeId, telemetry, logger, maxFrameBytes, isClosed },
+    const peers = new Peers(
+      { ...self, maxFrameBytes, isClosed },
       {
         introduce: (connection, peer) => this.announcements.introduce(connection, peer),
         frame: (connection, frame) => this.onFrame(connection, frame),
         left: (peer, reason) => this.peerLeft(peer, reason),
       },
     );
-    this.announcements = new Announcements({
-      nodeId,
-      clock,
-      telemetry,
-      registry: this.registry,
-      topics: this.topics,
-      peers: this.peerTable,
-      intervalMs: options.announceIntervalMs ?? 20_000,
-      isDraining,
-    });
-    this.remote = new RemoteCalls({
-      nodeId,
-      clock,
-      telemetry,
-      logger,
-      maxFrameBytes,
-      peers: this.peerTable,
-      onSettled: () => this.drainer.check(),
-    });
-    const timeoutMs = checkTimeout(options.timeoutMs, 5_000);
-    const serveContext: ServeContext = {
-      nodeId,
-      clock,
-      telemetry,
-      logger,
-      // A router's `chooseNode` picked another node: run it there, without choosing again.
-      forward: (node, message) => this.remote.forward(node, message, timeoutMs),
-    };
-    const local = new LocalCalls(serveContext, this.inFlight);
-    this.serving = new Serving({
-      context: serveContext,
-      registry: this.registry,
-      peers: this.peerTable,
-      local,
-      inFlight: this.inFlight,
-      isDraining,
-      isClosed,
-    });
-    this.caller = {
-      nodeId,
-      clock,
-      telemetry,
-      logger,
-      registry: this.registry,
-      local,
-      remote: this.remote,
-      nodeOrder: options.nodeOrder ?? randomOrder(),
-      timeoutMs,
-      assertOpen: () => this.assertOpen(),
-    };
+    this.peerTable = peers;
+    const intervalMs = options.announceIntervalMs ?? 20_000;
+    this.announcements = new Announcements({ ...self, registry, topics, peers, intervalMs, isDraining });
+    const remote = new RemoteCalls({ ...self, maxFrameBytes, peers, onSettled: () => this.drainer.check() });
+    this.remote = remote;
+    // A router's `chooseNode` picked another node: run it there, without choosing again.
+    const context: ServeContext = { ...self, forward: (node, message) => remote.forward(node, message, timeoutMs) };
+    const local = new LocalCalls(context, this.inFlight);
+    this.serving = new Serving({ context, registry, peers, local, inFlight: this.inFlight, isDraining, isClosed });
+    const nodeOrder = options.nodeOrder ?? randomOrder();
+    this.caller = { ...self, registry, local, remote, nodeOrder, timeoutMs, assertOpen: () => this.assertOpen() };
     this.drainer = new Drain({
-      nodeId,
-      clock,
-      telemetry,
-      logger,
-      busy: () => this.inFlight.size + this.remote.size,
+      ...self,
+      busy: () => this.inFlight.size + remote.size,
       tellPeers: () => {
         this.announcements.stopTimer();
-        this.peerTable.broadcast({ kind: "drain", from: nodeId });
+        peers.broadcast({ kind: "drain", from: nodeId });
       },
       leave: () => this.close(),
     });
