@@ -3,7 +3,7 @@ import type { Message } from "../message.ts";
 import type { Provider } from "../registry.ts";
 import { Response, type TriedNode } from "../response.ts";
 import { attemptMeta, type Caller, callMeta, checkTimeout, type DispatchOptions, noProvider, stamp } from "./caller.ts";
-import { nextAttempt, resolveOutcome } from "./outcome.ts";
+import { nextAttempt, type Outcome, resolveOutcome } from "./outcome.ts";
 
 /**
  * What `node.authorized(msg)` answers: the router's verdict (`true` / `false`), `"service_unavailable"` when
@@ -37,6 +37,15 @@ export async function dispatch(caller: Caller, message: Message, options: Dispat
   if (meta) telemetry.emit("discovering_service", { start: startedAt, monoStart: startedAt }, meta);
 
   const local = registry.localService(sent.serviceName);
+  if (local && !meta) {
+    // The common case, a local provider and nobody listening: one attempt and nothing to record.
+    const attempt = caller.local.invoke(local, sent, timeoutMs);
+    const outcome = attempt instanceof Promise ? await attempt : attempt;
+    const resolved = resolveOutcome(sent, outcome, timeoutMs);
+    const declined = declinedBy(outcome, resolved);
+    if (declined === undefined) return resolved;
+    return sent.return(Response.noNodesAvailable([{ node: LOCAL, reason: declined.reason }]));
+  }
   const found = local ? LOCAL_ONLY : registry.findProviders(sent.serviceName);
   if (found.length === 0) return sent.return(noProvider(caller, sent, startedAt, meta));
   const providers = found.length > 1 ? (options.nodeOrder ?? caller.nodeOrder)(found as Provider[], sent) : found;
@@ -61,15 +70,18 @@ export async function dispatch(caller: Caller, message: Message, options: Dispat
       const time = clock.now();
       telemetry.emit("service_responded", { time, duration: time - invokedAt }, { ...serviceMeta, message: resolved });
     }
-    if (outcome.kind === "failed") {
-      tried.push({ node: provider.node, reason: outcome.reason });
-    } else if (resolved.response?.status === "try_another_node") {
-      tried.push({ node: provider.node, reason: resolved.response.reason });
-    } else {
-      return resolved;
-    }
+    const declined = declinedBy(outcome, resolved);
+    if (declined === undefined) return resolved;
+    tried.push({ node: provider.node, reason: declined.reason });
   }
   return sent.return(Response.noNodesAvailable(tried));
+}
+
+/** Why a provider sends the call on to the next one (it failed, or asked for another node), if it does. */
+function declinedBy(outcome: Outcome, resolved: Message): { readonly reason: unknown } | undefined {
+  if (outcome.kind === "failed") return { reason: outcome.reason };
+  const response = resolved.response;
+  return response?.status === "try_another_node" ? { reason: response.reason } : undefined;
 }
 
 /**

@@ -126,6 +126,25 @@ describe("dispatch (local)", () => {
     });
   });
 
+  it("a try_another_node without a reason still sends the call on (whether anyone listens or not)", async () => {
+    for (const listening of [false, true]) {
+      const node = createNode({ announceIntervalMs: 0 });
+      if (listening) node.telemetry.on("*", () => {});
+      node.register(
+        defineRouter({
+          name: "r",
+          services: { s: (msg) => msg.return(Response.tryAnotherNode(undefined)) },
+          authorize: () => true,
+        }),
+      );
+      expect((await node.dispatch(Message.new("s"))).response).toEqual({
+        status: "no_nodes_available",
+        tried: [{ node: "local", reason: undefined }],
+      });
+      await node.close();
+    }
+  });
+
   it("returns a halted message untouched, with or without options", async () => {
     const { node } = localNode();
     const halted = Message.new("first").error("already done");
