@@ -48,27 +48,34 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       return log.length;
     },
     async append(stream, events, { expectedVersion = "any", metadata = {} }: AppendOptions = {}) {
-      const actual = versionOf(stream);
+      const existing = streams.get(stream);
+      const actual = (existing?.length ?? 0) - 1;
       if (!satisfiesExpectedVersion(expectedVersion, actual))
         return wrongExpectedVersion(stream, expectedVersion, actual);
-      const recordedAt = clock.now();
       // Events and metadata are copied before anything is written: what cannot be cloned fails the append cleanly.
-      const [copies, metadataCopy] = cloneData([[...events], metadata] as const);
-      const recorded = copies.map(
-        (data, i): RecordedEvent => ({
+      const copies = cloneData(events as unknown[]);
+      const metadataCopy = cloneData(metadata);
+      const recordedAt = clock.now();
+      const recorded: RecordedEvent[] = [];
+      for (let i = 0; i < copies.length; i++) {
+        const data = copies[i];
+        recorded.push({
           stream,
           version: actual + 1 + i,
           position: log.length + 1 + i,
           type: eventTypeOf(data),
           data,
-          metadata: { ...metadataCopy },
+          // Each event its own metadata object; the nested values were copied once, above.
+          metadata: i === 0 ? metadataCopy : { ...metadataCopy },
           recordedAt,
-        }),
-      );
-      const existing = streams.get(stream) ?? [];
-      streams.set(stream, existing);
-      existing.push(...recorded);
-      log.push(...recorded);
+        });
+      }
+      const stored = existing ?? [];
+      if (!existing) streams.set(stream, stored);
+      for (const event of recorded) {
+        stored.push(event);
+        log.push(event);
+      }
       if (recorded.length > 0 && listeners.size > 0) {
         const published = cloneData(recorded);
         for (const listener of listeners) {
