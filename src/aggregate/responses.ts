@@ -7,8 +7,8 @@ export type Flow = "existing" | "new";
  * The answer an aggregate host gives for a command's response (the original's mapping, with versions): a
  * missing response or an `ok` without a version becomes `ok` with the aggregate's `version`; on a new
  * aggregate, `created` with the aggregate's own id gets the version too; anything else is returned
- * unchanged. Hosts of your own (an offline client, a custom store) use it to answer exactly as the
- * aggregate host does.
+ * unchanged. Hosts apply it to every command's answer (an offline client's local runs too): hosts of your
+ * own use it to answer exactly as the aggregate host does.
  *
  * @example
  * import { mapResponse } from "x3m-system";
@@ -29,7 +29,13 @@ export function mapResponse(response: Response | null, flow: Flow, aggregateId: 
   return response;
 }
 
-/** Whether a response reports success (`ok` or `created`): only those are replaced by a dry run's answer. */
+/**
+ * Whether a response reports success (`ok` or `created`; `null`, no answer yet, counts as success).
+ *
+ * @example
+ * import { isSuccess } from "x3m-system";
+ * isSuccess({ status: "validation_error", issues: [] }); // false
+ */
 export function isSuccess(response: Response | null): boolean {
   return response === null || response.status === "ok" || response.status === "created";
 }

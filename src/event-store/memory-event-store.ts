@@ -1,7 +1,9 @@
 import { type Clock, systemClock } from "../clock.ts";
+import type { Response } from "../response.ts";
 import { cloneData } from "./clone-data.ts";
 import {
   type AppendOptions,
+  type CommandAnswer,
   type EventStore,
   eventTypeOf,
   type RecordedEvent,
@@ -27,6 +29,20 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
   const streams = new Map<string, RecordedEvent[]>();
   const snapshots = new Map<string, Snapshot[]>();
   const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
+  /** Per stream: every command's answer (with or without events) and every client's last sequence. */
+  const answers = new Map<string, Map<string, Response>>();
+  const clients = new Map<string, Map<string, number>>();
+
+  const keep = (stream: string, answer: CommandAnswer, response: Response) => {
+    const byMessage = answers.get(stream) ?? new Map<string, Response>();
+    answers.set(stream, byMessage);
+    if (!byMessage.has(answer.messageId)) byMessage.set(answer.messageId, response);
+    if (answer.client) {
+      const byClient = clients.get(stream) ?? new Map<string, number>();
+      clients.set(stream, byClient);
+      byClient.set(answer.client.clientId, answer.client.seq);
+    }
+  };
 
   const versionOf = (stream: string) => (streams.get(stream)?.length ?? 0) - 1;
 
@@ -47,14 +63,15 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
     async lastPosition() {
       return log.length;
     },
-    async append(stream, events, { expectedVersion = "any", metadata = {} }: AppendOptions = {}) {
+    async append(stream, events, { expectedVersion = "any", metadata = {}, answer }: AppendOptions = {}) {
       const existing = streams.get(stream);
       const actual = (existing?.length ?? 0) - 1;
       if (!satisfiesExpectedVersion(expectedVersion, actual))
         return wrongExpectedVersion(stream, expectedVersion, actual);
+      const stored = answer ? { ...metadata, messageId: answer.messageId, response: answer.response } : metadata;
       // Events and metadata are copied before anything is written: what cannot be cloned fails the append cleanly.
       const copies = cloneData(events as unknown[]);
-      const metadataCopy = cloneData(metadata);
+      const metadataCopy = cloneData(stored);
       const recordedAt = clock.now();
       const recorded: RecordedEvent[] = [];
       for (let i = 0; i < copies.length; i++) {
@@ -70,12 +87,13 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
           recordedAt,
         });
       }
-      const stored = existing ?? [];
-      if (!existing) streams.set(stream, stored);
+      const streamEvents = existing ?? [];
+      if (!existing) streams.set(stream, streamEvents);
       for (const event of recorded) {
-        stored.push(event);
+        streamEvents.push(event);
         log.push(event);
       }
+      if (answer) keep(stream, answer, metadataCopy.response as Response);
       if (recorded.length > 0 && listeners.size > 0) {
         const published = cloneData(recorded);
         for (const listener of listeners) {
@@ -112,6 +130,16 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
     async loadSnapshot(stream, { schemaVersion }) {
       const found = (snapshots.get(stream) ?? []).find((snapshot) => snapshot.schemaVersion === schemaVersion);
       return found && cloneData(found);
+    },
+    async recordAnswer(stream, answer) {
+      keep(stream, answer, cloneData(answer.response));
+    },
+    async findAnswer(stream, messageId) {
+      const found = answers.get(stream)?.get(messageId);
+      return found && cloneData(found);
+    },
+    async clientSequence(stream, clientId) {
+      return clients.get(stream)?.get(clientId) ?? 0;
     },
     subscribe(listener) {
       listeners.add(listener);
