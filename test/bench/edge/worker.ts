@@ -29,7 +29,7 @@ export const AccountObject = defineAggregateObject<typeof account, Env>(account,
 
 /** The baseline object: one INSERT of a deposit-sized row per request. */
 export class OneInsert extends DurableObject {
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, data TEXT NOT NULL)");
   }
