@@ -1,4 +1,5 @@
 import type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
+import { smallest } from "./smallest.ts";
 
 /** A JSON round trip: the memory store keeps and hands out copies exactly as a persistent store would. */
 function copy<TValue>(value: TValue): TValue {
@@ -8,6 +9,12 @@ function copy<TValue>(value: TValue): TValue {
 function byTimeThenId(a: readonly [number, string], b: readonly [number, string]): number {
   if (a[0] !== b[0]) return a[0] - b[0];
   return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
+}
+
+const alarmOrder = (a: Alarm, b: Alarm) => byTimeThenId([a.dispatchAt, a.id], [b.dispatchAt, b.id]);
+
+function* dueBefore(alarms: Iterable<Alarm>, until: number): Generator<Alarm> {
+  for (const alarm of alarms) if (alarm.dispatchAt < until) yield alarm;
 }
 
 /**
@@ -31,9 +38,9 @@ export function createMemoryAlarmStore(): AlarmStore {
     async delete(id) {
       return alarms.delete(id);
     },
-    async loadDue(until) {
-      const due = [...alarms.values()].filter((alarm) => alarm.dispatchAt < until);
-      return copy(due.sort((a, b) => byTimeThenId([a.dispatchAt, a.id], [b.dispatchAt, b.id])));
+    async loadDue(until, limit = Number.POSITIVE_INFINITY) {
+      const due = dueBefore(alarms.values(), until);
+      return copy(limit === Number.POSITIVE_INFINITY ? [...due].sort(alarmOrder) : smallest(due, limit, alarmOrder));
     },
     async count() {
       return alarms.size;
