@@ -225,6 +225,10 @@ function within(alarm: { readonly dispatchAt: number; readonly id: string }, hor
   return alarm.dispatchAt === horizon.at && horizon.lastId !== undefined && alarm.id <= horizon.lastId;
 }
 
+function isBefore(a: { readonly dispatchAt: number; readonly id: string }, b: typeof a): boolean {
+  return a.dispatchAt < b.dispatchAt || (a.dispatchAt === b.dispatchAt && a.id < b.id);
+}
+
 function earlier(a: Horizon, b: Horizon): Horizon {
   if (a.at !== b.at) return a.at < b.at ? a : b;
   if (a.lastId === undefined || b.lastId === undefined) return a.lastId === undefined ? a : b;
@@ -286,7 +290,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let horizon = CLOSED;
   /** The store may hold alarms due in the window that are not armed: the next page loads once memory has room. */
   let truncated = false;
-  /** No armed alarm is due later than this (exact after a load, an upper bound in between). */
+  /** No armed alarm is due later than this (an upper bound: it spares most `makeRoom` scans). */
   let latestArmed = Number.NEGATIVE_INFINITY;
   let running = false;
   let cancelTick: (() => void) | undefined;
@@ -317,18 +321,36 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     touchedDuringLoad?.add(id);
   }
 
+  /** The armed alarm due last (a scan of at most `maxInMemory`, only when an earlier alarm needs room). */
+  function latestArmedAlarm(): ArmedAlarm | undefined {
+    let latest: ArmedAlarm | undefined;
+    for (const entry of armed.values()) if (!latest || isBefore(latest, entry)) latest = entry;
+    return latest;
+  }
+
+  /**
+   * Memory is full: `alarm` takes the place of the armed alarm due last when it is due before it, else it
+   * waits in the store. Either way the horizon moves back to the one left out, so every stored alarm
+   * before it is still armed, and the next page brings the rest.
+   */
+  function makeRoom(alarm: Alarm): boolean {
+    const latest = alarm.dispatchAt <= latestArmed ? latestArmedAlarm() : undefined;
+    const evicted = latest && isBefore(alarm, latest) ? latest : undefined;
+    horizon = earlier(horizon, { at: (evicted ?? alarm).dispatchAt });
+    truncated = true;
+    if (!evicted) {
+      if (latest) latestArmed = latest.dispatchAt;
+      return false;
+    }
+    disarm(evicted.id);
+    return true;
+  }
+
   function arm(alarm: Alarm): void {
     // Beyond the horizon (or stopped): a later load or page arms it.
     if (!running || !within(alarm, horizon)) return;
     disarm(alarm.id);
-    if (armed.size >= maxInMemory) {
-      // Memory is full: this alarm waits in the store, and so does every later one.
-      horizon = { at: alarm.dispatchAt };
-      truncated = true;
-      // An armed alarm is due after this one: a reload keeps the earliest and lets the later ones go.
-      if (alarm.dispatchAt < latestArmed) reload();
-      return;
-    }
+    if (armed.size >= maxInMemory && !makeRoom(alarm)) return;
     const delayMs = alarm.dispatchAt - clock.now();
     // `late` is decided when arming: a real timer always fires a little after its time.
     const cancel = clock.setTimeout(

@@ -984,6 +984,24 @@ describe("scheduler: bounded memory with a backlog", () => {
     );
   });
 
+  it("schedules arriving latest first while memory is full: the earliest stay armed, each fires on time, without reloads", async () => {
+    const store = spyingOn(createMemoryAlarmStore());
+    const { clock, scheduler, deliveries } = setup({ store, maxInMemory: 8 });
+    await scheduler.start();
+    for (let i = 40; i >= 1; i--) await scheduler.schedule(job(`r-${String(i).padStart(2, "0")}`), { inMs: i * 1_000 });
+    expect(scheduler.inMemoryCount).toBe(8);
+    expect(store.untils).toHaveLength(1); // only start's load: each earlier alarm took the latest one's place
+    const held: number[] = [];
+    for (let t = 0; t < 41; t++) {
+      await clock.advance(1_000);
+      held.push(scheduler.inMemoryCount);
+    }
+    expect(deliveries.map((d) => [d.id, d.t, d.late])).toEqual(
+      Array.from({ length: 40 }, (_, i) => [`r-${String(i + 1).padStart(2, "0")}`, (i + 1) * 1_000, false]),
+    );
+    expect(Math.max(...held)).toBeLessThanOrEqual(8);
+  });
+
   it("an alarm scheduled earlier than the armed ones while memory is full still fires on time", async () => {
     const { clock, scheduler, deliveries } = setup({ maxInMemory: 10 });
     await scheduler.start();
