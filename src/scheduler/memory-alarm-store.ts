@@ -11,11 +11,25 @@ function byTimeThenId(a: readonly [number, string], b: readonly [number, string]
   return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
-const alarmOrder = (a: Alarm, b: Alarm) => byTimeThenId([a.dispatchAt, a.id], [b.dispatchAt, b.id]);
-
-function* dueBefore(alarms: Iterable<Alarm>, until: number): Generator<Alarm> {
-  for (const alarm of alarms) if (alarm.dispatchAt < until) yield alarm;
+/** An alarm as the store keeps it: its JSON, parsed only when handed out, and the keys it is ordered by. */
+interface StoredAlarm {
+  readonly id: string;
+  readonly dispatchAt: number;
+  readonly json: string;
 }
+
+function storedOrder(a: StoredAlarm, b: StoredAlarm): number {
+  if (a.dispatchAt !== b.dispatchAt) return a.dispatchAt - b.dispatchAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function dueBefore(alarms: Iterable<StoredAlarm>, until: number): StoredAlarm[] {
+  const due: StoredAlarm[] = [];
+  for (const alarm of alarms) if (alarm.dispatchAt < until) due.push(alarm);
+  return due;
+}
+
+const parse = (stored: StoredAlarm) => JSON.parse(stored.json) as Alarm;
 
 /**
  * An `AlarmStore` in memory: for tests, and for a single process that may lose its alarms when it stops.
@@ -25,22 +39,23 @@ function* dueBefore(alarms: Iterable<Alarm>, until: number): Generator<Alarm> {
  * const scheduler = createScheduler({ dispatcher: node, store: createMemoryAlarmStore() });
  */
 export function createMemoryAlarmStore(): AlarmStore {
-  const alarms = new Map<string, Alarm>();
+  const alarms = new Map<string, StoredAlarm>();
   const deadLetters = new Map<string, DeadLetter>();
   return {
     async save(alarm) {
-      alarms.set(alarm.id, copy(alarm));
+      alarms.set(alarm.id, { id: alarm.id, dispatchAt: alarm.dispatchAt, json: JSON.stringify(alarm) });
     },
     async get(id) {
-      const alarm = alarms.get(id);
-      return alarm && copy(alarm);
+      const stored = alarms.get(id);
+      return stored && parse(stored);
     },
     async delete(id) {
       return alarms.delete(id);
     },
     async loadDue(until, limit = Number.POSITIVE_INFINITY) {
       const due = dueBefore(alarms.values(), until);
-      return copy(limit === Number.POSITIVE_INFINITY ? [...due].sort(alarmOrder) : smallest(due, limit, alarmOrder));
+      const page = limit >= due.length ? due.sort(storedOrder) : smallest(due, limit, storedOrder);
+      return page.map(parse);
     },
     async count() {
       return alarms.size;
