@@ -1,5 +1,5 @@
 import type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
-import { smallest } from "./smallest.ts";
+import { createDueIndex, type Due, dueOrder } from "./due-index.ts";
 
 /** A JSON round trip: the memory store keeps and hands out copies exactly as a persistent store would. */
 function copy<TValue>(value: TValue): TValue {
@@ -12,21 +12,8 @@ function byTimeThenId(a: readonly [number, string], b: readonly [number, string]
 }
 
 /** An alarm as the store keeps it: its JSON, parsed only when handed out, and the keys it is ordered by. */
-interface StoredAlarm {
-  readonly id: string;
-  readonly dispatchAt: number;
+interface StoredAlarm extends Due {
   readonly json: string;
-}
-
-function storedOrder(a: StoredAlarm, b: StoredAlarm): number {
-  if (a.dispatchAt !== b.dispatchAt) return a.dispatchAt - b.dispatchAt;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function dueBefore(alarms: Iterable<StoredAlarm>, until: number): StoredAlarm[] {
-  const due: StoredAlarm[] = [];
-  for (const alarm of alarms) if (alarm.dispatchAt < until) due.push(alarm);
-  return due;
 }
 
 const parse = (stored: StoredAlarm) => JSON.parse(stored.json) as Alarm;
@@ -41,27 +28,41 @@ const parse = (stored: StoredAlarm) => JSON.parse(stored.json) as Alarm;
 export function createMemoryAlarmStore(): AlarmStore {
   const alarms = new Map<string, StoredAlarm>();
   const deadLetters = new Map<string, DeadLetter>();
+  const index = createDueIndex<StoredAlarm>({
+    live: (entry) => alarms.get(entry.id) === entry,
+    all: () => alarms.values(),
+    size: () => alarms.size,
+  });
   return {
     async save(alarm) {
-      alarms.set(alarm.id, { id: alarm.id, dispatchAt: alarm.dispatchAt, json: JSON.stringify(alarm) });
+      const entry = { id: alarm.id, dispatchAt: alarm.dispatchAt, json: JSON.stringify(alarm) };
+      if (alarms.has(alarm.id)) index.removed();
+      alarms.set(alarm.id, entry);
+      index.add(entry);
     },
     async get(id) {
       const stored = alarms.get(id);
       return stored && parse(stored);
     },
     async delete(id) {
-      return alarms.delete(id);
+      if (!alarms.delete(id)) return false;
+      index.removed();
+      return true;
     },
     async loadDue(until, limit = Number.POSITIVE_INFINITY) {
-      const due = dueBefore(alarms.values(), until);
-      const page = limit >= due.length ? due.sort(storedOrder) : smallest(due, limit, storedOrder);
-      return page.map(parse);
+      if (limit === Number.POSITIVE_INFINITY) {
+        return [...alarms.values()]
+          .filter((entry) => entry.dispatchAt < until)
+          .sort(dueOrder)
+          .map(parse);
+      }
+      return index.first(until, limit).map(parse);
     },
     async count() {
       return alarms.size;
     },
     async moveToDeadLetters(letter) {
-      alarms.delete(letter.alarm.id);
+      if (alarms.delete(letter.alarm.id)) index.removed();
       deadLetters.set(letter.alarm.id, copy(letter));
     },
     async listDeadLetters() {
