@@ -2,12 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import {
   type AggregateHost,
   type AggregateHostOptions,
+  type AggregateRoute,
   type AnyAggregate,
+  type ClientCommand,
+  type ClientCommandResult,
+  type ClientSequence,
   createAggregateHost,
   type EventStore,
   Message,
   type MessageData,
   type RecordedEvent,
+  type Response,
   type ServiceHandler,
   type StateOf,
 } from "../../src/index.ts";
@@ -25,9 +30,21 @@ export interface AggregateCall {
   readonly generateIdIfMissing?: boolean;
 }
 
-/** The RPC surface of an aggregate object: what the Worker's forwarding services call. */
+/** A pushed command as it travels to the object (plain data over RPC; see `ClientCommand`). */
+export type ClientCommandData =
+  | { readonly client: ClientSequence; readonly route: AggregateRoute; readonly envelope: MessageData }
+  | { readonly client: ClientSequence; readonly messageId: string; readonly refusal: Response };
+
+/** The RPC surface of an aggregate object: what the Worker's forwarding services and sync endpoint call. */
 export interface AggregateObjectRpc {
   execute(call: AggregateCall): Promise<MessageData>;
+  /** An offline client's commands for this aggregate, in order: one call, one storage commit. */
+  runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]): Promise<ClientCommandResult[]>;
+  /** Confirmed events after `after`, the version, and the client's sequence (see `SyncAggregate.changes`). */
+  changes(
+    aggregateId: string,
+    request: { after: number; limit: number; clientId: string },
+  ): Promise<{ events: RecordedEvent[]; version: number; seq?: number }>;
   state(aggregateId: string): Promise<{ state: unknown; version: number } | undefined>;
   /** Confirmed events of the aggregate from version `from` (offline sync pulls them), and its version. */
   events(aggregateId: string, from: number, limit: number): Promise<{ events: RecordedEvent[]; version: number }>;
@@ -94,6 +111,20 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
       const reply = await this.#service(call)(Message.parse(call.envelope));
       this.#relay?.kick();
       return (reply as Message).toJSON();
+    }
+
+    async runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]) {
+      const parsed = commands.map(
+        (command): ClientCommand =>
+          "refusal" in command ? command : { ...command, message: Message.parse(command.envelope) },
+      );
+      const results = await this.#host.sync.runClientCommands(aggregateId, parsed);
+      this.#relay?.kick();
+      return results;
+    }
+
+    async changes(aggregateId: string, request: { after: number; limit: number; clientId: string }) {
+      return this.#host.sync.changes(aggregateId, request);
     }
 
     /** The object's one alarm: due timers (relay, unloading), then a watchdog re-arm. */

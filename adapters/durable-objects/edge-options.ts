@@ -1,8 +1,7 @@
-import type { AnyRouter } from "../../src/index.ts";
+import { type AnyRouter, clientAssigns, type Principal } from "../../src/index.ts";
 import type { AggregateNamespace } from "./aggregate-services.ts";
 
-/** Who a request comes from, as `authenticate` established it; the edge puts it in `assigns.principal`. */
-export type Principal = Readonly<Record<string, unknown>>;
+export type { Principal };
 
 /** Options of `createEdgeWorker`. */
 export interface EdgeWorkerOptions<TEnv = Cloudflare.Env> {
@@ -63,18 +62,8 @@ export function resolveEdgeOptions<TEnv>(options: EdgeWorkerOptions<TEnv>): Reso
   };
 }
 
-/** Keeps only the trusted client assigns, then sets the principal: client assigns are never trusted otherwise. */
-export function edgeAssigns(
-  clientAssigns: Readonly<Record<string, unknown>> | undefined,
-  principal: Principal,
-  trusted: readonly string[],
-): Record<string, unknown> {
-  const kept: Record<string, unknown> = {};
-  for (const key of trusted) {
-    if (clientAssigns && Object.hasOwn(clientAssigns, key)) kept[key] = clientAssigns[key];
-  }
-  return { ...kept, principal };
-}
+/** Keeps only the trusted client assigns, then sets the principal (the core's `clientAssigns`). */
+export const edgeAssigns = clientAssigns;
 
 /** A typed error answer for requests refused before dispatch. */
 export function errorResponse(status: number, code: string, message: string): Response {

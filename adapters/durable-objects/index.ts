@@ -4,9 +4,15 @@ export {
   type AggregateObjectClass,
   type AggregateObjectOptions,
   type AggregateObjectRpc,
+  type ClientCommandData,
   defineAggregateObject,
 } from "./aggregate-object.ts";
-export { type AggregateNamespace, aggregateServices, type ForwardOptions } from "./aggregate-services.ts";
+export {
+  type AggregateNamespace,
+  aggregateServices,
+  type ForwardOptions,
+  syncAggregate,
+} from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
 export type { EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
 export {
@@ -36,4 +42,3 @@ export {
 export { createSqlAlarmStore } from "./sql-alarm-store.ts";
 export { createSqlEventStore } from "./sql-event-store.ts";
 export type { DurableSqlStorage } from "./storage.ts";
-export { type PushResult, type PushStatus, SYNC_PROTOCOL_VERSION } from "./sync-endpoint.ts";
