@@ -14,7 +14,13 @@ export {
   syncAggregate,
 } from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
-export type { EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
+export {
+  type ConnectionNamespace,
+  type ConnectionObjectClass,
+  type ConnectionObjectRpc,
+  defineConnectionObject,
+} from "./connection-object.ts";
+export type { EdgeConnectionNamespace, EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
 export {
   type EdgeSocket,
   type EdgeSocketConstructor,
