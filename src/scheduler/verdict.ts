@@ -1,5 +1,5 @@
 import type { Message } from "../message.ts";
-import type { Response } from "../response.ts";
+import { Response } from "../response.ts";
 
 /**
  * A retry, optionally after `retryInMs` (else the policy's backoff) and with `message` instead of the one
@@ -53,8 +53,7 @@ const TRANSIENT: ReadonlySet<string> = new Set([
  * isDenial(Response.error("forbidden")); // true
  */
 export function isDenial(response: Response | null | undefined): boolean {
-  if (!response) return false;
-  return response.status === "unauthorized" || (response.status === "error" && response.reason === "forbidden");
+  return Response.isUnauthorized(response) || Response.isForbidden(response);
 }
 
 /**
