@@ -11,6 +11,7 @@
  * After a 3.5-day outage 4/7 of the alarms are due within the window (half overdue, plus the next 12 h):
  * today's behaviour armed all of them at once; paging arms 1,000 and loads the next page as they finish.
  */
+import { fileURLToPath } from "node:url";
 import {
   type Alarm,
   type AlarmStore,
@@ -262,4 +263,4 @@ export async function schedulerBench(): Promise<void> {
 }
 
 // `node --expose-gc test/bench/scheduler.ts` runs this suite alone.
-if (process.argv[1]?.endsWith("scheduler.ts")) await schedulerBench();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await schedulerBench();
