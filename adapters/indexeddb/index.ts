@@ -31,6 +31,7 @@ export {
   type PendingCommand,
   type SyncStatus,
 } from "./offline-client.ts";
+export type { LiveOptions } from "./live-pokes.ts";
 export type { OutboxRow } from "./outbox.ts";
 export {
   type AnswerRow,
