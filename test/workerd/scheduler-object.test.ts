@@ -127,7 +127,7 @@ describe("scheduler object under an authorizing router (the user-app reproductio
     await runDurableObjectAlarm(stub);
     const letters = await deadLettersOf(stub);
     expect(letters.map((l) => [l.alarm.id, l.alarm.attempts, l.reason])).toEqual([
-      [deposit.id, 1, { status: "error", reason: "forbidden" }],
+      [deposit.id, 1, { status: "error", reason: "forbidden", denied: true }],
     ]);
     expect(letters[0]?.alarm.message.assigns.principal).toEqual({ user: "mallory" });
     expect(await accounts.state(id)).toMatchObject({ version: 0, state: { balance: 0 } });
