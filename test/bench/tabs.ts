@@ -24,7 +24,7 @@ export async function tabsBench(): Promise<void> {
   console.log(`
 Sequential round trips, median of 7 interleaved rounds of 300 after a warm-up round; each tab is its own renderer.
 x3m's round trip is ${fmt(ratio(x3m, raw), 2)}× the raw ping-pong (goal ≤ ${GOALS.raw}×: ${verdict(ratio(x3m, raw), GOALS.raw)}) and ${fmt(ratio(x3m, pkg), 2)}× the \`broadcast-channel\` package's (goal < ${GOALS.package}×: ${verdict(ratio(x3m, pkg), GOALS.package - 1e-9)}).
-The floor, the same frames JSON-encoded and validated on arrival as every node must (no node, no transport logic), is ${fmt(ratio(floor, raw), 2)}× the raw ping-pong: no validated JSON transport can do better. x3m adds ${fmt(x3m.usPerCall - floor.usPerCall, 0)} µs to it; the SDK's whole work per round trip, measured between two nodes of one page, is ${fmt(inPage.usPerCall, 0)} µs.`);
+The floor, the same frames JSON-encoded and validated on arrival as every node must (no node, no transport logic), is ${fmt(ratio(floor, raw), 2)}× the raw ping-pong: no validated JSON transport can do better. x3m − floor: ${fmt(x3m.usPerCall - floor.usPerCall, 0)} µs; the SDK's whole work per round trip, measured between two nodes of one page, is ${fmt(inPage.usPerCall, 0)} µs.`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await tabsBench();
