@@ -69,6 +69,17 @@ describe("Message.causedBy", () => {
     expect(child.rawRequest).toEqual({ a: 1 });
     expect(child.dryRun).toBe(false);
   });
+
+  it("acts on behalf of the parent's caller: it carries the parent's assigns, unless given others", () => {
+    const parent = Message.new("parent").assign("principal", { user: "ada" }).assign("locale", "fr");
+    expect(Message.causedBy("child", parent).assigns).toEqual({ principal: { user: "ada" }, locale: "fr" });
+    expect(Message.causedBy("child", parent.toJSON()).assigns).toEqual(parent.assigns);
+    expect(Message.causedBy("child", parent, { assigns: {} }).assigns).toEqual({});
+    expect(Message.causedBy("child", parent, { assigns: { principal: "system" } }).assigns).toEqual({
+      principal: "system",
+    });
+    expect(Message.causedBy("child", parent).assigns).not.toBe(parent.assigns);
+  });
 });
 
 describe("helpers", () => {
