@@ -200,3 +200,8 @@ export function spanIdOf(traceparent: string): string {
 export function traceIdOf(traceparent: string): string {
   return traceparent.slice(3, 35);
 }
+
+/** @internal The trace flags of a canonical `traceparent` as a number (`1` = sampled). */
+export function traceFlagsOf(traceparent: string): number {
+  return Number.parseInt(traceparent.slice(53, 55), 16);
+}
