@@ -50,6 +50,21 @@ for (let i = 0; i < 10 && opened.length === 0; i++) await Promise.resolve();
 assert.deepEqual(opened, ["wss://edge.example/x3m/ws?token=t-1"]);
 transport.close();
 
+// The OpenTelemetry entry point loads with its optional peer installed, and records through the global (no-op) tracer.
+const otel = await import("x3m-system/opentelemetry");
+const traced = createNode({ clock: new VirtualClock() });
+const stopRecording = otel.recordSpans(traced.telemetry);
+traced.register(
+  defineRouter({
+    name: "traced",
+    services: otel.withMessageContext({ ping: (msg) => msg.ok() }),
+    authorize: () => true,
+  }),
+);
+assert.equal((await traced.dispatch(otel.stampTraceparent(Message.new("ping")))).response?.status, "ok");
+stopRecording();
+await traced.close();
+
 // ---- 2. browser bundles: no externals, no `cloudflare:` ----------------------------------------------
 
 /** Bundles `import * from <subpath>` the way an app's bundler would; answers the output and what it exports. */
@@ -79,6 +94,7 @@ const BROWSER_FACING = [
   ["x3m-system/broadcast-channel", "broadcastChannelTransport"],
   ["x3m-system/indexeddb", "createOfflineClient"],
   ["x3m-system/edge-client", "edgeTransport"],
+  ["x3m-system/opentelemetry", "recordSpans"],
 ] as const;
 for (const [subpath, expected] of BROWSER_FACING) {
   let bundled: Awaited<ReturnType<typeof bundle>>;
@@ -108,7 +124,7 @@ for (const name of ["defineAggregateObject", "createEdgeWorker", "createSqlEvent
 }
 
 console.log(
-  "package check: x3m-system, /testing, /broadcast-channel, /indexeddb and /edge-client import by name from dist/ in Node " +
+  "package check: x3m-system, /testing, /broadcast-channel, /indexeddb, /edge-client and /opentelemetry import by name from dist/ in Node " +
     "and bundle for the browser with no externals and no cloudflare: module; /durable-objects bundles for Workers " +
     "(cloudflare:* external) and still exports edgeTransport",
 );

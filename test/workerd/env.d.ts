@@ -11,7 +11,14 @@ declare namespace Cloudflare {
     ACCOUNT_EVENTS: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
     >;
+    CONNECTIONS: DurableObjectNamespace<import("./worker.ts").Connections>;
+    OWNED_ACCOUNTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
+    >;
     SCHEDULER: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
+    >;
+    GUARDED_SCHEDULER: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
     >;
   }
