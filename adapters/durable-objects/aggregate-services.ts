@@ -76,7 +76,7 @@ export function aggregateServices<TAggregate extends AnyAggregate>(
         const prepared = message.prepareAggregateId(idField);
         if (prepared.halted) return prepared;
         const stub = namespace.get(namespace.idFromName(prepared.aggregateMeta.id as string) as never);
-        return Message.parse(await stub.read({ envelope: prepared.toJSON(), idField }));
+        return Message.fromTrusted(await stub.read({ envelope: prepared.toJSON(), idField }));
       },
   };
 }
