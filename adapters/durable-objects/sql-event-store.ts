@@ -169,12 +169,20 @@ export function createSqlEventStore(
         firstVersion: actual + 1,
         client,
       };
-      if (events.length <= EVENTS_PER_INSERT) {
-        insertEvents(storage, shared, events);
-      } else {
-        storage.transactionSync(() => {
-          for (let offset = 0; offset < events.length; ) offset += insertEvents(storage, shared, events, offset);
-        });
+      try {
+        if (events.length <= EVENTS_PER_INSERT) {
+          insertEvents(storage, shared, events);
+        } else {
+          storage.transactionSync(() => {
+            for (let offset = 0; offset < events.length; ) offset += insertEvents(storage, shared, events, offset);
+          });
+        }
+      } catch (error) {
+        // Nothing was written. If something else wrote these tables (a second store on the same storage), the
+        // position or version was taken: read both again next time instead of failing every append after.
+        last = undefined;
+        streams.delete(stream);
+        throw error;
       }
       // Written: only now does the memory move on (a failed statement or transaction wrote nothing).
       last = first + events.length - 1;

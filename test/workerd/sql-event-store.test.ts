@@ -213,6 +213,24 @@ describe("SQL event store: the write path", () => {
     });
   });
 
+  it("a second store writing the same storage makes an append fail, not overwrite; the next one re-reads and lands", async () => {
+    await inObject(async (storage) => {
+      const first = createSqlEventStore(storage);
+      await first.append("s", [{ type: "A" }]);
+      await createSqlEventStore(storage).append("s", [{ type: "B" }], { expectedVersion: 0 });
+      await expect(first.append("s", [{ type: "C" }], { expectedVersion: 0 })).rejects.toThrow();
+      const retried = await first.append("s", [{ type: "C" }], { expectedVersion: 0 });
+      expect(retried.ok ? "ok" : retried.error.actual).toBe(1); // the other store's event is seen
+      expect(await first.append("s", [{ type: "C" }], { expectedVersion: 1 })).toEqual({
+        ok: true,
+        version: 2,
+        firstPosition: 3,
+        lastPosition: 3,
+      });
+      expect((await first.read("s")).map((event) => event.type)).toEqual(["A", "B", "C"]);
+    });
+  });
+
   it("the outbox follows the option: a store without it stops filling the outbox", async () => {
     await inObject(async (storage) => {
       const count = () => Number(storage.sql.exec("SELECT COUNT(*) AS n FROM x3m_outbox").one().n);
