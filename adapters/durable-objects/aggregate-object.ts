@@ -142,12 +142,19 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
       // Trusted: only the app's own Workers hold this object's binding, and the edge validated the client's
       // envelope at its door before forwarding it (see README, "Trusted envelopes inside the object").
       const message = Message.fromTrusted(call.envelope);
-      const id = message.aggregateMeta.id ?? (message.rawRequest[call.idField ?? "id"] as string | undefined);
-      const reply = await this.#committing(id === undefined ? undefined : String(id), async () =>
-        this.#service(call)(message),
-      );
+      const service = this.#service(call);
+      // An aggregate service always answers a message (never `noReply`).
+      let reply: Message;
+      if (this.#watchers) {
+        const id = message.aggregateMeta.id ?? (message.rawRequest[call.idField ?? "id"] as string | undefined);
+        reply = (await this.#committing(id === undefined ? undefined : String(id), async () =>
+          service(message),
+        )) as Message;
+      } else {
+        reply = (await service(message)) as Message; // no watchers to tell: no wrapper on the hot path
+      }
       this.#relay?.kick();
-      return (reply as Message).toJSON();
+      return reply.toJSON();
     }
 
     async runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]) {

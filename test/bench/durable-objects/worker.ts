@@ -94,6 +94,53 @@ function depositSample(storage: DurableObjectStorage): [string, string] {
   return [String(row.data), String(row.metadata)];
 }
 
+/**
+ * A copy of the store's events table with its indexes and client trigger: the store's own one-statement
+ * append written raw goes here (writing into x3m_events behind the store's back would break its cached
+ * positions).
+ */
+const FLOOR_TABLES = `
+CREATE TABLE IF NOT EXISTS floor_events (
+  position INTEGER PRIMARY KEY, stream TEXT NOT NULL, epoch INTEGER NOT NULL, version INTEGER NOT NULL,
+  type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL,
+  client_id TEXT, client_seq INTEGER, UNIQUE (stream, epoch, version));
+CREATE INDEX IF NOT EXISTS floor_events_by_message ON floor_events (json_extract(metadata, '$.messageId'));
+CREATE TABLE IF NOT EXISTS floor_clients (stream TEXT NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (stream, client_id)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS floor_events_client AFTER INSERT ON floor_events WHEN new.client_id IS NOT NULL
+BEGIN
+  INSERT INTO floor_clients (stream, client_id, seq) VALUES (new.stream, new.client_id, new.client_seq)
+  ON CONFLICT (stream, client_id) DO UPDATE SET seq = excluded.seq;
+END;`;
+
+/**
+ * The store's append written by hand, the floor of its design: one `INSERT` of the event row (position
+ * given, no `RETURNING`) into `floor_events` (see `FLOOR_TABLES`), `n` awaited calls.
+ */
+async function floorLoop(storage: DurableObjectStorage, n: number): Promise<Timed> {
+  const [data, metadata] = depositSample(storage);
+  const stream = `floor-${crypto.randomUUID()}`;
+  const { sql } = storage;
+  let position = Number(sql.exec("SELECT COALESCE(MAX(position), 0) AS last FROM floor_events").one().last);
+  const append = async (version: number) =>
+    sql.exec(
+      "INSERT INTO floor_events (position, stream, epoch, version, type, data, metadata, recorded_at, client_id, client_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ++position,
+      stream,
+      0,
+      version,
+      "Deposited",
+      data,
+      metadata,
+      Date.now(),
+      null,
+      null,
+    );
+  const start = now();
+  for (let i = 0; i < n; i++) await append(i);
+  return { ms: now() - start };
+}
+
 const DEPOSIT_ROUTE: AggregateRoute = { flow: "on", command: "deposit", idField: "id", generateIdIfMissing: false };
 
 /** What the Worker's forwarding service sends an aggregate object for a deposit (`aggregateServices(…).on`). */
@@ -119,6 +166,7 @@ export class AccountObjectBench extends defineAggregateObject(account) {
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     ctx.storage.sql.exec(RAW_TABLE);
+    ctx.storage.sql.exec(FLOOR_TABLES);
   }
 
   /** A new account through `execute` (untimed), for the deposits that follow. */
@@ -199,6 +247,11 @@ export class AccountObjectBench extends defineAggregateObject(account) {
     return rawInsertLoop(this.ctx.storage, n, depositSample(this.ctx.storage));
   }
 
+  /** The store's one statement by hand in this same object (see `floorLoop`). */
+  async storeStatement(n: number): Promise<Timed> {
+    return floorLoop(this.ctx.storage, n);
+  }
+
   /** One raw insert: the unit of work of the Worker-side baseline (one RPC per insert, see `rpcLoop`). */
   async rawInsertOnce(i: number): Promise<void> {
     this.#sample ??= depositSample(this.ctx.storage);
@@ -237,20 +290,7 @@ export class CommandBench extends DurableObject<Env> {
     this.#host = createAggregateHost(account, { store: this.#store });
     this.#deposit = this.#host.on("deposit");
     ctx.storage.sql.exec(RAW_TABLE);
-    // The store's events table and indexes, copied by hand: the store's own one-statement append written
-    // raw goes here (writing into x3m_events behind the store's back would break its cached positions).
-    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS floor_events (
-      position INTEGER PRIMARY KEY, stream TEXT NOT NULL, epoch INTEGER NOT NULL, version INTEGER NOT NULL,
-      type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL,
-      client_id TEXT, client_seq INTEGER, UNIQUE (stream, epoch, version));
-    CREATE INDEX IF NOT EXISTS floor_events_by_message ON floor_events (json_extract(metadata, '$.messageId'));
-    CREATE TABLE IF NOT EXISTS floor_clients (stream TEXT NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
-      PRIMARY KEY (stream, client_id)) WITHOUT ROWID;
-    CREATE TRIGGER IF NOT EXISTS floor_events_client AFTER INSERT ON floor_events WHEN new.client_id IS NOT NULL
-    BEGIN
-      INSERT INTO floor_clients (stream, client_id, seq) VALUES (new.stream, new.client_id, new.client_seq)
-      ON CONFLICT (stream, client_id) DO UPDATE SET seq = excluded.seq;
-    END;`);
+    ctx.storage.sql.exec(FLOOR_TABLES);
   }
 
   /** The empty call: the round trip every batch call pays on top of its work. */
@@ -306,32 +346,9 @@ export class CommandBench extends DurableObject<Env> {
     return rawInsertLoop(this.ctx.storage, n, depositSample(this.ctx.storage), inTransaction);
   }
 
-  /**
-   * The store's append written by hand, the floor of its design: one `INSERT` of the event row (position
-   * given, no `RETURNING`) into a copy of `x3m_events` with the same indexes and client trigger, `n` awaited calls.
-   */
+  /** The store's append written by hand (see `floorLoop`). */
   async storeStatement(n: number): Promise<Timed> {
-    const [data, metadata] = depositSample(this.ctx.storage);
-    const stream = `floor-${crypto.randomUUID()}`;
-    const { sql } = this.ctx.storage;
-    let position = Number(sql.exec("SELECT COALESCE(MAX(position), 0) AS last FROM floor_events").one().last);
-    const append = async (version: number) =>
-      sql.exec(
-        "INSERT INTO floor_events (position, stream, epoch, version, type, data, metadata, recorded_at, client_id, client_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ++position,
-        stream,
-        0,
-        version,
-        "Deposited",
-        data,
-        metadata,
-        Date.now(),
-        null,
-        null,
-      );
-    const start = now();
-    for (let i = 0; i < n; i++) await append(i);
-    return { ms: now() - start };
+    return floorLoop(this.ctx.storage, n);
   }
 
   /**
