@@ -97,12 +97,14 @@ export async function appendRecords(
         recordedAt,
       }),
     );
-    // Plain requests, not idb promises: nothing waits on them one by one; a failure aborts the
-    // transaction, and whoever awaits `tx.done` sees it.
+    // Plain requests, not idb promises, for the events: requests run in order, so the stream row's put,
+    // made last and awaited, succeeds only once every event was written. A failed put aborts the
+    // transaction and rejects here: the append never answers before all of its writes succeeded, so a
+    // caller that commits explicitly afterwards cannot commit half of it.
     const eventStore = unwrap(tx.objectStore(X3M_STORES.events));
     for (const event of recorded) eventStore.put({ ...event, epoch } satisfies EventRow);
     const version = actual + recorded.length;
-    unwrap(streams).put({ stream, version, epoch } satisfies StreamRow);
+    await streams.put({ stream, version, epoch } satisfies StreamRow);
     return { result: { ok: true, version, firstPosition: last + 1, lastPosition: last + recorded.length }, recorded };
   } catch (error) {
     abortQuietly(tx);
@@ -116,8 +118,11 @@ export async function appendRecords(
  * them. `tx` must be a `"readwrite"` transaction covering `EVENT_STORE_NAMES`; the caller may use it
  * before and after, awaiting only its requests. The result holds once `tx.done` resolves. A conflict
  * writes nothing and leaves `tx` running (abort it to drop the caller's own writes); a failure aborts
- * `tx` and rejects with an `SdkClientError` (see `IndexedDbFailure`). Subscribers of a store hear these
- * events only through `store.appendInTransaction`.
+ * `tx` and rejects with an `SdkClientError` (see `IndexedDbFailure`); it resolves only once all of its
+ * writes succeeded. To commit explicitly, call `tx.commit()` only after every request of the caller's
+ * own has succeeded too (await them): Firefox commits the other writes of a transaction whose `commit()`
+ * was asked for while a request was still pending, even when that request then fails. Subscribers of a
+ * store hear these events only through `store.appendInTransaction`.
  *
  * @example
  * import { appendInTransaction, EVENT_STORE_NAMES, X3M_STORES } from "x3m-system/indexeddb";
