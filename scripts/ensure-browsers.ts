@@ -1,7 +1,8 @@
-// Makes sure the browser suite has a Chromium: CHROME_PATH, a system Chromium, or (as root with apt)
-// Debian's `chromium` package, installed here. Anything else fails with how to get one.
+// Makes sure the browser suites have every selected engine (see `selectedEngines`): its env variable
+// (CHROME_PATH, FIREFOX_PATH), a system install, or (as root with apt) Debian's package, installed here.
+// Anything else fails with how to get one.
 import { execFileSync } from "node:child_process";
-import { findChromium } from "./find-chromium.ts";
+import { ENGINE_INSTALLS, type EngineName, findBrowser, selectedEngines } from "./find-browsers.ts";
 
 function canInstallWithApt(): boolean {
   try {
@@ -12,23 +13,36 @@ function canInstallWithApt(): boolean {
   }
 }
 
-if (!findChromium()) {
-  if (process.env.CHROME_PATH) {
-    console.error(`CHROME_PATH is set to ${process.env.CHROME_PATH}, which does not exist.`);
+const missing: EngineName[] = [];
+for (const engine of selectedEngines()) {
+  if (findBrowser(engine)) continue;
+  const { envVar, debianPackage } = ENGINE_INSTALLS[engine];
+  if (process.env[envVar]) {
+    console.error(`${envVar} is set to ${process.env[envVar]}, which does not exist.`);
     process.exit(1);
   }
+  missing.push(engine);
   if (!canInstallWithApt()) {
     console.error(
-      "No Chromium found. Install one (Debian: `apt-get install -y chromium`) or set CHROME_PATH to its executable.",
+      `No ${engine} found for the browser suites. Install one (Debian: \`apt-get install -y ${debianPackage}\`), ` +
+        `set ${envVar} to its executable, or leave it out with X3M_BROWSERS (e.g. X3M_BROWSERS=chromium).`,
     );
     process.exit(1);
   }
-  console.log("No Chromium found: installing Debian's chromium package for the browser suite…");
-  execFileSync("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"], {
-    stdio: "inherit",
-  });
-  if (!findChromium()) {
-    console.error("apt-get finished but no Chromium executable was found.");
-    process.exit(1);
+}
+
+if (missing.length > 0) {
+  const packages = missing.map((engine) => ENGINE_INSTALLS[engine].debianPackage).join(" ");
+  console.log(`Not found: ${missing.join(", ")}; installing Debian's ${packages} for the browser suites…`);
+  execFileSync(
+    "sh",
+    ["-c", `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${packages}`],
+    { stdio: "inherit" },
+  );
+  for (const engine of missing) {
+    if (!findBrowser(engine)) {
+      console.error(`apt-get finished but no ${engine} executable was found.`);
+      process.exit(1);
+    }
   }
 }

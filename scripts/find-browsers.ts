@@ -1,21 +1,74 @@
 import { existsSync } from "node:fs";
 
-/** Where a Chromium for the browser suite can be: `CHROME_PATH` first, then the usual system paths. */
-const CANDIDATES = [
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-  "/usr/bin/google-chrome-stable",
-];
+/** A browser engine the browser suites run on. */
+export type EngineName = "chromium" | "firefox";
 
-/** The Chromium executable to drive, or undefined when there is none on this machine. */
-export function findChromium(): string | undefined {
-  const fromEnv = process.env.CHROME_PATH;
-  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
-  return CANDIDATES.find((path) => existsSync(path));
+/** Every engine the suites know, in the order they run. */
+export const ENGINES: readonly EngineName[] = ["chromium", "firefox"];
+
+interface EngineInstall {
+  /** The engine's name for people. */
+  readonly label: string;
+  /** The environment variable that points at the executable, overriding the system paths. */
+  readonly envVar: string;
+  readonly candidates: readonly string[];
+  /** Debian's package that provides it. */
+  readonly debianPackage: string;
 }
 
-/** Flags that work headless as root on a machine with no outside network (see DESIGN.md §6). */
+/** Where each engine's executable can be, and how Debian installs it. */
+export const ENGINE_INSTALLS: Record<EngineName, EngineInstall> = {
+  chromium: {
+    label: "Chromium",
+    envVar: "CHROME_PATH",
+    candidates: [
+      "/usr/bin/chromium",
+      "/usr/bin/chromium-browser",
+      "/usr/bin/google-chrome",
+      "/usr/bin/google-chrome-stable",
+    ],
+    debianPackage: "chromium",
+  },
+  firefox: {
+    label: "Firefox",
+    envVar: "FIREFOX_PATH",
+    // The ESR binary itself, not /usr/bin's wrapper script, so that the driver's process is Firefox's.
+    candidates: [
+      "/usr/lib/firefox-esr/firefox-esr",
+      "/usr/bin/firefox-esr",
+      "/usr/lib/firefox/firefox",
+      "/usr/bin/firefox",
+    ],
+    debianPackage: "firefox-esr",
+  },
+};
+
+/**
+ * The engines the browser suites and benchmarks run on: `X3M_BROWSERS` (comma-separated, e.g.
+ * `X3M_BROWSERS=firefox`), else all of them. An unknown name throws.
+ */
+export function selectedEngines(value = process.env.X3M_BROWSERS): EngineName[] {
+  if (!value?.trim()) return [...ENGINES];
+  const names = value
+    .split(",")
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+  const unknown = names.filter((name) => !ENGINES.includes(name as EngineName));
+  if (unknown.length > 0) {
+    throw new Error(`X3M_BROWSERS names unknown engines (${unknown.join(", ")}); known: ${ENGINES.join(", ")}`);
+  }
+  return ENGINES.filter((engine) => names.includes(engine));
+}
+
+/** The engine's executable (its env variable first, then the usual system paths), or undefined. */
+export function findBrowser(engine: EngineName): string | undefined {
+  const { envVar, candidates } = ENGINE_INSTALLS[engine];
+  const fromEnv = process.env[envVar];
+  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
+  return candidates.find((path) => existsSync(path));
+}
+
+/** Chromium flags that work headless as root on a machine with no outside network. */
 export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",

@@ -1,9 +1,8 @@
-// Offline-first sync in a real Chromium against the playground Worker under `wrangler dev`: tabs share
+// Offline-first sync in a real browser against the playground Worker under `wrangler dev`: tabs share
 // one IndexedDB database, run commands offline, and one tab at a time syncs every tab's queue.
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWranglerDev, type WranglerDev } from "../wrangler-dev.ts";
-import { type BrowserHarness, runScenario, startBrowserHarness } from "./harness.ts";
+import { type BrowserHarness, ENGINE_LABEL, type Page, runScenario, startBrowserHarness } from "./harness.ts";
 
 let edge: WranglerDev | undefined;
 let harness: BrowserHarness;
@@ -54,7 +53,7 @@ async function statusShows(page: Page, expected: Partial<Status>) {
   expect(await runScenario<Status>(page, "status")).toMatchObject(expected);
 }
 
-describe("offline-first sync (Chromium + local edge Worker)", () => {
+describe(`offline-first sync (${ENGINE_LABEL} + local edge Worker)`, () => {
   it("events stored in IndexedDB survive a reload", async () => {
     const db = `reload-${++round}`;
     const page = await openTab(db, "t1");

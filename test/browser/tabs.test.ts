@@ -1,8 +1,7 @@
-// Tabs as nodes, in a real Chromium: several pages of one origin, one BroadcastChannel, the transport
+// Tabs as nodes, in a real browser: several pages of one origin, one BroadcastChannel, the transport
 // from x3m-system/broadcast-channel. Tabs closing, crashing and freezing mid-request, and hostile pages.
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BrowserHarness, runScenario, startBrowserHarness } from "./harness.ts";
+import { type BrowserHarness, ENGINE_LABEL, type Page, runScenario, startBrowserHarness } from "./harness.ts";
 
 let harness: BrowserHarness;
 let channelCount = 0;
@@ -49,7 +48,7 @@ async function closeAll(pages: Record<string, Page>) {
   for (const page of Object.values(pages)) if (!page.isClosed()) await page.close();
 }
 
-describe("tabs as nodes over BroadcastChannel (Chromium)", () => {
+describe(`tabs as nodes over BroadcastChannel (${ENGINE_LABEL})`, () => {
   it("passes the transport contract inside a page", async () => {
     const page = await harness.newPage();
     const result = await runScenario<{ cases: number; failures: string[] }>(page, "contract", "contract");
@@ -120,10 +119,9 @@ describe("tabs as nodes over BroadcastChannel (Chromium)", () => {
     await tab(pages, "caller").waitForFunction(`globalThis.scenarios.providers("work").length === 2`);
     await runScenario(tab(pages, "caller"), "startDispatch", { service: "work", first: "doomed" });
     await tab(pages, "doomed").waitForFunction("globalThis.scenarios.handledCount() === 1");
-    const cdp = await harness.context.newCDPSession(tab(pages, "doomed"));
-    // Never resolves: the session dies with the renderer. The default heartbeat (2 s / 6 s) is too slow
-    // to be what notices here: the released Web Lock is.
-    void cdp.send("Page.crash").catch(() => {});
+    // Its renderer dies (Chromium: CDP's Page.crash; Firefox: its content process is killed). The default
+    // heartbeat (2 s / 6 s) is too slow to be what notices here: the released Web Lock is.
+    await harness.crash(tab(pages, "doomed"));
     expect(await runScenario(tab(pages, "caller"), "settled")).toEqual({ status: "ok", payload: "fast" });
     await closeAll(pages);
   });
@@ -141,8 +139,7 @@ describe("tabs as nodes over BroadcastChannel (Chromium)", () => {
     await runScenario(tab(pages, "hung"), "hang");
     expect(await runScenario(tab(pages, "caller"), "settled")).toEqual({ status: "ok", payload: "fast" });
     expect(await runScenario(tab(pages, "caller"), "peers")).toEqual(["fast"]);
-    const cdp = await harness.context.newCDPSession(tab(pages, "hung"));
-    void cdp.send("Page.crash").catch(() => {}); // a hung page cannot be closed politely
+    await harness.crash(tab(pages, "hung")); // a hung page cannot be closed politely
     delete pages.hung;
     await closeAll(pages);
   });
