@@ -1,6 +1,6 @@
-// Makes sure the browser suites have every selected engine (see `selectedEngines`): its env variable
-// (CHROME_PATH, FIREFOX_PATH), a system install, or (as root with apt) Debian's package, installed here.
-// Anything else fails with how to get one.
+// Makes sure the browser suites have every selected engine (`X3M_BROWSERS`, see `selectedEngines`): its
+// env variable (CHROME_PATH, FIREFOX_PATH, WEBKIT_WEBDRIVER_PATH), a system install, or (as root with apt)
+// Debian's packages, installed here. Anything else fails with how to get one.
 import { execFileSync } from "node:child_process";
 import { ENGINE_INSTALLS, type EngineName, findBrowser, selectedEngines } from "./find-browsers.ts";
 
@@ -13,10 +13,19 @@ function canInstallWithApt(): boolean {
   }
 }
 
+function enginesOrExit(): EngineName[] {
+  try {
+    return selectedEngines();
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+}
+
 const missing: EngineName[] = [];
-for (const engine of selectedEngines()) {
+for (const engine of enginesOrExit()) {
   if (findBrowser(engine)) continue;
-  const { envVar, debianPackage } = ENGINE_INSTALLS[engine];
+  const { envVar, debianPackages } = ENGINE_INSTALLS[engine];
   if (process.env[envVar]) {
     console.error(`${envVar} is set to ${process.env[envVar]}, which does not exist.`);
     process.exit(1);
@@ -24,7 +33,7 @@ for (const engine of selectedEngines()) {
   missing.push(engine);
   if (!canInstallWithApt()) {
     console.error(
-      `No ${engine} found for the browser suites. Install one (Debian: \`apt-get install -y ${debianPackage}\`), ` +
+      `No ${engine} found for the browser suites. Install one (Debian: \`apt-get install -y ${debianPackages}\`), ` +
         `set ${envVar} to its executable, or leave it out with X3M_BROWSERS (e.g. X3M_BROWSERS=chromium).`,
     );
     process.exit(1);
@@ -32,7 +41,7 @@ for (const engine of selectedEngines()) {
 }
 
 if (missing.length > 0) {
-  const packages = missing.map((engine) => ENGINE_INSTALLS[engine].debianPackage).join(" ");
+  const packages = missing.map((engine) => ENGINE_INSTALLS[engine].debianPackages).join(" ");
   console.log(`Not found: ${missing.join(", ")}; installing Debian's ${packages} for the browser suites…`);
   execFileSync(
     "sh",

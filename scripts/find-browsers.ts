@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 
 /** A browser engine the browser suites run on. */
-export type EngineName = "chromium" | "firefox";
+export type EngineName = "chromium" | "firefox" | "webkit";
 
 /** Every engine the suites know, in the order they run. */
-export const ENGINES: readonly EngineName[] = ["chromium", "firefox"];
+export const ENGINES: readonly EngineName[] = ["chromium", "firefox", "webkit"];
 
 interface EngineInstall {
   /** The engine's name for people. */
@@ -12,8 +12,10 @@ interface EngineInstall {
   /** The environment variable that points at the executable, overriding the system paths. */
   readonly envVar: string;
   readonly candidates: readonly string[];
-  /** Debian's package that provides it. */
-  readonly debianPackage: string;
+  /** Other programs it needs. */
+  readonly requires?: readonly string[];
+  /** Debian's packages that provide it (and what it requires). */
+  readonly debianPackages: string;
 }
 
 /** Where each engine's executable can be, and how Debian installs it. */
@@ -27,19 +29,27 @@ export const ENGINE_INSTALLS: Record<EngineName, EngineInstall> = {
       "/usr/bin/google-chrome",
       "/usr/bin/google-chrome-stable",
     ],
-    debianPackage: "chromium",
+    debianPackages: "chromium",
   },
   firefox: {
     label: "Firefox",
     envVar: "FIREFOX_PATH",
-    // The ESR binary itself, not /usr/bin's wrapper script, so that the driver's process is Firefox's.
+    // The binary itself first (some systems put a wrapper script in /usr/bin): the driver tracks its processes.
     candidates: [
       "/usr/lib/firefox-esr/firefox-esr",
       "/usr/bin/firefox-esr",
       "/usr/lib/firefox/firefox",
       "/usr/bin/firefox",
     ],
-    debianPackage: "firefox-esr",
+    debianPackages: "firefox-esr",
+  },
+  webkit: {
+    label: "WebKit",
+    envVar: "WEBKIT_WEBDRIVER_PATH",
+    // WebKitGTK's WebDriver; it starts WebKitGTK's MiniBrowser, in a virtual X display (no headless mode).
+    candidates: ["/usr/bin/WebKitWebDriver"],
+    requires: ["/usr/bin/Xvfb"],
+    debianPackages: "webkit2gtk-driver xvfb",
   },
 };
 
@@ -62,7 +72,8 @@ export function selectedEngines(value = process.env.X3M_BROWSERS): EngineName[] 
 
 /** The engine's executable (its env variable first, then the usual system paths), or undefined. */
 export function findBrowser(engine: EngineName): string | undefined {
-  const { envVar, candidates } = ENGINE_INSTALLS[engine];
+  const { envVar, candidates, requires = [] } = ENGINE_INSTALLS[engine];
+  if (!requires.every((path) => existsSync(path))) return undefined;
   const fromEnv = process.env[envVar];
   if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
   return candidates.find((path) => existsSync(path));

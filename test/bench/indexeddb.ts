@@ -13,7 +13,8 @@ import { fmt, type Measurement, markdown, ROUNDS } from "./measure.ts";
 const EVENTS = 10;
 
 /** The browser's name and version from its user agent ("HeadlessChrome/156.0…", "Firefox/153.0"). */
-const versionOf = (userAgent: string) => userAgent.match(/HeadlessChrome\/[\d.]+|Firefox\/[\d.]+/)?.[0] ?? userAgent;
+const versionOf = (userAgent: string) =>
+  userAgent.match(/HeadlessChrome\/[\d.]+|Firefox\/[\d.]+|AppleWebKit\/[\d.]+/)?.[0] ?? userAgent;
 
 export async function indexedDbBench(): Promise<void> {
   for (const [i, engine] of selectedEngines().entries()) {

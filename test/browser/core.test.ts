@@ -14,6 +14,7 @@ afterAll(async () => {
 const USER_AGENTS: Record<EngineName, RegExp> = {
   chromium: /HeadlessChrome\/\d+/,
   firefox: /Gecko\/\d+ Firefox\/\d+/,
+  webkit: /AppleWebKit\/[\d.]+ \(KHTML, like Gecko\)(?! Chrome)/,
 };
 
 describe(`core in ${ENGINE_LABEL}`, () => {

@@ -2,6 +2,7 @@
 // failures fake-indexeddb cannot show (a real quota, another tab's upgrade, real auto-commit).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointStoreContract, eventStoreContract } from "../../src/testing/index.ts";
+import { itNeeds } from "./engine-gaps.ts";
 import { type BrowserHarness, ENGINE_LABEL, type Page, runScenario, startBrowserHarness } from "./harness.ts";
 
 let harness: BrowserHarness;
@@ -75,23 +76,27 @@ describe(`IndexedDB adapter in ${ENGINE_LABEL}`, () => {
     await page.close();
   });
 
-  it("a write over the origin's quota is a typed quota_exceeded error and writes nothing", async () => {
-    // A context of its own whose origin may store 2 MiB (Chromium: a CDP quota override; Firefox: the
-    // profile's storage limit).
-    const context = await harness.newContext({ storageQuota: { origin: harness.origin, bytes: 2 * 1024 * 1024 } });
-    try {
-      const page = await harness.newPage(context);
-      const result = await runScenario<{ failure: Failure; after: { version: number; last: number } }>(
-        page,
-        "quota",
-        8 * 1024 * 1024,
-      );
-      expect(result.failure).toMatchObject({ sdk: true, code: "STORAGE_QUOTA_EXCEEDED", reason: "quota_exceeded" });
-      expect(result.after).toEqual({ version: 0, last: 1 });
-    } finally {
-      await context.close();
-    }
-  });
+  itNeeds(
+    "storageQuota",
+    "a write over the origin's quota is a typed quota_exceeded error and writes nothing",
+    async () => {
+      // A context of its own whose origin may store 2 MiB (Chromium: a CDP quota override; Firefox: the
+      // profile's storage limit).
+      const context = await harness.newContext({ storageQuota: { origin: harness.origin, bytes: 2 * 1024 * 1024 } });
+      try {
+        const page = await harness.newPage(context);
+        const result = await runScenario<{ failure: Failure; after: { version: number; last: number } }>(
+          page,
+          "quota",
+          8 * 1024 * 1024,
+        );
+        expect(result.failure).toMatchObject({ sdk: true, code: "STORAGE_QUOTA_EXCEEDED", reason: "quota_exceeded" });
+        expect(result.after).toEqual({ version: 0, last: 1 });
+      } finally {
+        await context.close();
+      }
+    },
+  );
 
   it("another tab's upgrade is not blocked: the store closes its connection, tells the app, and later calls reject", async () => {
     const name = `versionchange-${Date.now()}`;

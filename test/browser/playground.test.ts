@@ -104,6 +104,10 @@ describe("playground (npm start)", () => {
     await a.click('button[data-offline="deposit"]');
     await pending(a, 1);
     await a.click("#close-on-edge");
+    // The close goes out from the click's handler: back online only once the edge has it.
+    await a.waitForFunction(() =>
+      document.getElementById("tab-log")?.textContent?.includes("close_account on the edge → HTTP 200"),
+    );
     await a.uncheck("#offline-switch");
     await a.waitForSelector('#sync-status[data-rejected="1"]', { timeout: 30_000 });
     await a.waitForFunction(() => document.getElementById("tab-log")?.textContent?.includes("edge rejected deposit"));

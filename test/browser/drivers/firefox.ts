@@ -15,7 +15,7 @@ import type {
   PageFunction,
   WaitOptions,
 } from "../driver.ts";
-import { webContentProcesses } from "./content-processes.ts";
+import { webContentProcesses } from "./processes.ts";
 
 const TIMEOUT_MS = 30_000;
 const POLL_MS = 20;
