@@ -44,7 +44,7 @@ export interface BrowserPage {
   waitForTimeout(ms: number): Promise<void>;
   /** Writes a PNG to `path`, creating its folder. */
   screenshot(options: { readonly path: string; readonly fullPage?: boolean }): Promise<void>;
-  /** Calls `listener` for every request the page sends from now on. */
+  /** Calls `listener` for every request the page sends from now on (not on WebKit: classic WebDriver has no network events). */
   onRequest(listener: (request: SentRequest) => void): void;
   close(): Promise<void>;
   isClosed(): boolean;
@@ -66,14 +66,14 @@ export interface ContextOptions {
 /** One running browser of one engine. */
 export interface BrowserDriver {
   readonly engine: EngineName;
-  /** The engine's name for people: "Chromium", "Firefox". */
+  /** The engine's name for people: "Chromium", "Firefox", "WebKit". */
   readonly label: string;
   newContext(options?: ContextOptions): Promise<BrowserContext>;
   /** A page in a context of its own, closed with the page. */
   newPage(): Promise<BrowserPage>;
   /**
    * Kills the page's renderer the way a crash would: no `pagehide`, no unload, its locks released by the
-   * browser. The page must come from this driver.
+   * browser. The page must come from this driver. (WebKit: the whole context goes, see `engine-gaps.ts`.)
    */
   crash(page: BrowserPage): Promise<void>;
   close(): Promise<void>;

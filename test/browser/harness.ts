@@ -11,10 +11,12 @@
  *   `waitForTimeout`, `screenshot({ path, fullPage })` (creates the folder), `onRequest`, `close`, `isClosed`.
  *
  * Engines (`drivers/`): Chromium through playwright-core, Firefox (stock ESR, WebDriver BiDi) through
- * puppeteer-core. A test file runs on the engine of its vitest project (`X3M_BROWSER`, set by
- * `vitest.config.ts`, one project per engine in `X3M_BROWSERS`); outside vitest (benchmarks) pass
- * `{ engine }`. Tests use `startBrowserHarness`, `harness.newPage()` and `runScenario(page, name, arg)`,
- * and name the engine with `harness.label` / `ENGINE_LABEL`.
+ * puppeteer-core, WebKit (WebKitGTK's MiniBrowser under Xvfb) through WebKitWebDriver's classic WebDriver.
+ * A test file runs on the engine of its vitest project (`X3M_BROWSER`, set by `vitest.config.ts`, one
+ * project per engine in `X3M_BROWSERS`); outside vitest (benchmarks) pass `{ engine }`. Tests use
+ * `startBrowserHarness`, `harness.newPage()` and `runScenario(page, name, arg)`, name the engine with
+ * `harness.label` / `ENGINE_LABEL`, and wrap a case that needs what an engine lacks (crashing one page,
+ * a storage quota) in `itNeeds` (`engine-gaps.ts`): skipped there, saying why.
  */
 import {
   createServer,
@@ -45,14 +47,14 @@ export function currentEngine(): EngineName {
   return selectedEngines()[0] ?? "chromium";
 }
 
-/** The current engine's name for test titles: "Chromium", "Firefox". */
+/** The current engine's name for test titles: "Chromium", "Firefox", "WebKit". */
 export const ENGINE_LABEL = ENGINE_INSTALLS[currentEngine()].label;
 
 /** A real headless browser and a loopback server that serves the bundled entries to its pages. */
 export interface BrowserHarness extends AsyncDisposable {
   readonly origin: string;
   readonly engine: EngineName;
-  /** "Chromium", "Firefox". */
+  /** "Chromium", "Firefox", "WebKit". */
   readonly label: string;
   readonly driver: BrowserDriver;
   /** The context `newPage()` opens pages in. */

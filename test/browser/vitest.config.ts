@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 import { selectedEngines } from "../../scripts/find-browsers.ts";
 
 // Node-side tests that drive a real headless browser against pages served on loopback: every file runs
-// once per engine, as the project "browser (<engine>)"; X3M_BROWSERS=firefox (or chromium) picks engines.
+// once per engine, as the project "browser (<engine>)"; X3M_BROWSERS=firefox,webkit (say) picks engines.
 export default defineConfig({
   test: {
     projects: selectedEngines().map((engine) => ({
