@@ -1,5 +1,6 @@
 /** @module x3m-system: messages, routers, a service registry and a dispatcher that run in browsers, Workers and Node. */
 export * from "./aggregate/index.ts";
+export { admitClientMessage, clientAssigns, type Principal } from "./client-envelope.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
 export * from "./event-store/index.ts";
@@ -76,6 +77,7 @@ export {
 export { assertNoForbiddenKeys, exceedsBytes, parseJsonSafely } from "./safe-json.ts";
 export * from "./scheduler/index.ts";
 export type { StandardSchemaV1 } from "./standard-schema.ts";
+export * from "./sync/index.ts";
 export {
   createTelemetry,
   TELEMETRY_EVENTS,

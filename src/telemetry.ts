@@ -28,6 +28,7 @@ export const TELEMETRY_EVENTS = [
   "draining_finished",
   "handle_msg",
   "new_aggr_spawned",
+  "message_redelivered",
   "alarm_scheduled",
   "alarm_dispatched",
   "alarm_retry_scheduled",

@@ -22,12 +22,21 @@ async function freePort(): Promise<number> {
 /** A running `wrangler dev`; `stop()` (or `await using`) ends it and its workerd, and removes its state. */
 export interface WranglerDev extends AsyncDisposable {
   readonly origin: string;
+  readonly port: number;
+  /** Where its Durable Objects are persisted. */
+  readonly state: string;
   stop(): Promise<void>;
+  /** Kills it at once (SIGKILL to the whole group, as a crash would), keeping its state for a restart. */
+  kill(): Promise<void>;
 }
 
 export interface WranglerDevOptions {
   /** The wrangler config. @default the root wrangler.toml (the playground Worker) */
   readonly config?: string;
+  /** @default a free loopback port */
+  readonly port?: number;
+  /** Persist to this directory (kept by `stop()`; a restart after `kill()` passes it). @default a new temporary one */
+  readonly persistTo?: string;
 }
 
 /**
@@ -36,8 +45,8 @@ export interface WranglerDevOptions {
  */
 export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
   const config = options.config ?? join(ROOT, "wrangler.toml");
-  const port = await freePort();
-  const state = mkdtempSync(join(tmpdir(), "x3m-wrangler-"));
+  const port = options.port ?? (await freePort());
+  const state = options.persistTo ?? mkdtempSync(join(tmpdir(), "x3m-wrangler-"));
   // Its own process group, so that stopping it also stops the workerd it runs.
   const child: ChildProcess = spawn(
     WRANGLER,
@@ -66,7 +75,16 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
         await exited;
       }
     }
-    rmSync(state, { recursive: true, force: true });
+    if (options.persistTo === undefined) rmSync(state, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    try {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null)
+        process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await exited;
   };
   let output = "";
   try {
@@ -96,5 +114,5 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   // Keep draining its output (a full pipe would block it); it is only shown if a call fails.
   child.stdout?.on("data", () => {});
   child.stderr?.on("data", () => {});
-  return { origin: `http://127.0.0.1:${port}`, stop, [Symbol.asyncDispose]: stop };
+  return { origin: `http://127.0.0.1:${port}`, port, state, stop, kill, [Symbol.asyncDispose]: stop };
 }

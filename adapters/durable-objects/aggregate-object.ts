@@ -2,18 +2,25 @@ import { DurableObject } from "cloudflare:workers";
 import {
   type AggregateHost,
   type AggregateHostOptions,
+  type AggregateRoute,
   type AnyAggregate,
+  type ClientCommand,
+  type ClientCommandResult,
+  type ClientSequence,
   createAggregateHost,
   type EventStore,
   Message,
   type MessageData,
   type RecordedEvent,
+  type Response,
   type ServiceHandler,
   type StateOf,
 } from "../../src/index.ts";
 import { type AlarmClock, createAlarmClock } from "./alarm-clock.ts";
+import type { ConnectionNamespace } from "./connection-object.ts";
 import { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
 import { createSqlEventStore } from "./sql-event-store.ts";
+import { createWatchers, type Watcher, type Watchers } from "./watchers.ts";
 
 /** Which host service runs a forwarded command, and how the id is read (as in `host.on/onNew/onMaybeNew`). */
 export interface AggregateCall {
@@ -25,10 +32,24 @@ export interface AggregateCall {
   readonly generateIdIfMissing?: boolean;
 }
 
-/** The RPC surface of an aggregate object: what the Worker's forwarding services call. */
+/** A pushed command as it travels to the object (plain data over RPC; see `ClientCommand`). */
+export type ClientCommandData =
+  | { readonly client: ClientSequence; readonly route: AggregateRoute; readonly envelope: MessageData }
+  | { readonly client: ClientSequence; readonly messageId: string; readonly refusal: Response };
+
+/** The RPC surface of an aggregate object: what the Worker's forwarding services and sync endpoint call. */
 export interface AggregateObjectRpc {
   execute(call: AggregateCall): Promise<MessageData>;
+  /** An offline client's commands for this aggregate, in order: one call, one storage commit. */
+  runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]): Promise<ClientCommandResult[]>;
+  /** Confirmed events after `after`, the version, and the client's sequence (see `SyncAggregate.changes`). */
+  changes(
+    aggregateId: string,
+    request: { after: number; limit: number; clientId: string },
+  ): Promise<{ events: RecordedEvent[]; version: number; seq?: number }>;
   state(aggregateId: string): Promise<{ state: unknown; version: number } | undefined>;
+  /** Pokes `watcher` (a connection object) whenever this aggregate commits events, until it stops tracking it. */
+  watch(aggregateId: string, watcher: Watcher): Promise<void>;
   /** Confirmed events of the aggregate from version `from` (offline sync pulls them), and its version. */
   events(aggregateId: string, from: number, limit: number): Promise<{ events: RecordedEvent[]; version: number }>;
 }
@@ -42,6 +63,11 @@ export type AggregateObjectOptions<TState, TEnv = Cloudflare.Env> = Omit<
    * target (usually the aggregate type's event stream object, see `defineEventStreamObject`).
    */
   relayTo?(env: TEnv): OutboxTarget;
+  /**
+   * The edge's connection objects (the namespace bound as `connections` of `createEdgeWorker`): when set,
+   * every commit pokes the connections whose clients track this aggregate, in the same request.
+   */
+  connections?(env: TEnv): ConnectionNamespace;
 };
 
 /** The class `defineAggregateObject` returns: a Durable Object with the aggregate RPC methods. */
@@ -69,11 +95,12 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     readonly #store: EventStore;
     readonly #clock: AlarmClock;
     readonly #relay: OutboxRelay | undefined;
+    readonly #watchers: Watchers | undefined;
     readonly #services = new Map<string, ServiceHandler>();
 
     constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
       super(ctx, env);
-      const { relayTo, ...hostOptions } = options;
+      const { relayTo, connections, ...hostOptions } = options;
       // Every timer of the object (idle unloading, unload rules, the relay) lives on its one alarm.
       this.#clock = createAlarmClock(ctx.storage);
       this.#store = createSqlEventStore(ctx.storage, { outbox: relayTo !== undefined });
@@ -87,13 +114,49 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
         createOutboxRelay({ storage: ctx.storage, clock: this.#clock.lane("outbox"), target: relayTo(env as TEnv) });
       // Events committed before an eviction but not yet relayed go out when the object starts again.
       this.#relay?.kick();
+      this.#watchers =
+        connections && createWatchers(ctx.storage, connections(env as TEnv), (promise) => ctx.waitUntil(promise));
+    }
+
+    /** Runs `call` for aggregate `id`, then tells the watchers when it committed events. */
+    async #committing<T>(id: string | undefined, call: () => Promise<T>): Promise<T> {
+      if (!this.#watchers || id === undefined) return call();
+      const stream = options.streamName?.(id) ?? `${aggregate.name}-${id}`;
+      const before = await this.#store.version(stream);
+      const result = await call();
+      const after = await this.#store.version(stream);
+      if (after > before) this.#watchers.notify(id, after);
+      return result;
+    }
+
+    async watch(aggregateId: string, watcher: Watcher): Promise<void> {
+      void aggregateId;
+      this.#watchers?.watch(watcher);
     }
 
     /** Runs one command; answers the resolved message as plain data. */
     async execute(call: AggregateCall): Promise<MessageData> {
-      const reply = await this.#service(call)(Message.parse(call.envelope));
+      const message = Message.parse(call.envelope);
+      const id = message.aggregateMeta.id ?? (message.rawRequest[call.idField ?? "id"] as string | undefined);
+      const reply = await this.#committing(id === undefined ? undefined : String(id), async () =>
+        this.#service(call)(message),
+      );
       this.#relay?.kick();
       return (reply as Message).toJSON();
+    }
+
+    async runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]) {
+      const parsed = commands.map(
+        (command): ClientCommand =>
+          "refusal" in command ? command : { ...command, message: Message.parse(command.envelope) },
+      );
+      const results = await this.#committing(aggregateId, () => this.#host.sync.runClientCommands(aggregateId, parsed));
+      this.#relay?.kick();
+      return results;
+    }
+
+    async changes(aggregateId: string, request: { after: number; limit: number; clientId: string }) {
+      return this.#host.sync.changes(aggregateId, request);
     }
 
     /** The object's one alarm: due timers (relay, unloading), then a watchdog re-arm. */

@@ -1,5 +1,14 @@
-import { type AnyAggregate, type CommandNameOf, Message, Response, type ServiceHandler } from "../../src/index.ts";
-import type { AggregateCall, AggregateObjectRpc } from "./aggregate-object.ts";
+import {
+  type AnyAggregate,
+  type ClientCommand,
+  type CommandNameOf,
+  Message,
+  markAggregateService,
+  Response,
+  type ServiceHandler,
+  type SyncAggregate,
+} from "../../src/index.ts";
+import type { AggregateCall, AggregateObjectRpc, ClientCommandData } from "./aggregate-object.ts";
 
 /** The part of a Durable Object namespace binding these services use. */
 export interface AggregateNamespace {
@@ -24,17 +33,25 @@ export interface ForwardOptions {
  */
 export function aggregateServices<TAggregate extends AnyAggregate>(
   namespace: AggregateNamespace,
-  _aggregate: TAggregate,
+  aggregate: TAggregate,
 ) {
-  const forward =
-    (flow: AggregateCall["flow"], command: string, idField: string, generateIdIfMissing: boolean): ServiceHandler =>
-    async (message) => {
-      const prepared = message.prepareAggregateId(idField, { generateIfMissing: generateIdIfMissing });
-      if (prepared.halted) return prepared;
-      const stub = namespace.get(namespace.idFromName(prepared.aggregateMeta.id as string) as never);
-      const reply = await stub.execute({ flow, command, envelope: prepared.toJSON(), idField, generateIdIfMissing });
-      return Message.parse(reply);
-    };
+  const forward = (
+    flow: AggregateCall["flow"],
+    command: string,
+    idField: string,
+    generateIdIfMissing: boolean,
+  ): ServiceHandler =>
+    // Marked with where it runs, so offline sync can batch a client's commands per object.
+    markAggregateService(
+      async (message) => {
+        const prepared = message.prepareAggregateId(idField, { generateIfMissing: generateIdIfMissing });
+        if (prepared.halted) return prepared;
+        const stub = namespace.get(namespace.idFromName(prepared.aggregateMeta.id as string) as never);
+        const reply = await stub.execute({ flow, command, envelope: prepared.toJSON(), idField, generateIdIfMissing });
+        return Message.parse(reply);
+      },
+      { aggregate: aggregate.name, route: { flow, command, idField, generateIdIfMissing }, key: namespace },
+    );
   return {
     /** Creates the aggregate (the id is generated when missing). */
     onNew: (command: CommandNameOf<TAggregate>, { idField = "id" }: ForwardOptions = {}) =>
@@ -59,5 +76,27 @@ export function aggregateServices<TAggregate extends AnyAggregate>(
         const current = await namespace.get(namespace.idFromName(id) as never).state(id);
         return current ? prepared.ok(current) : prepared.return(Response.notFound());
       },
+  };
+}
+
+/**
+ * The aggregate objects of `namespace` as offline sync reaches them: a client's commands for one aggregate
+ * go to its object in one RPC; changes are read from it. The key is the namespace, as for the services
+ * `aggregateServices(namespace, …)` makes.
+ *
+ * @example
+ * import { syncAggregate } from "x3m-system/durable-objects";
+ * const accounts = syncAggregate(env.ACCOUNTS);
+ */
+export function syncAggregate(namespace: AggregateNamespace): SyncAggregate {
+  const stub = (id: string) => namespace.get(namespace.idFromName(id) as never);
+  const toData = (command: ClientCommand): ClientCommandData =>
+    "refusal" in command
+      ? command
+      : { client: command.client, route: command.route, envelope: command.message.toJSON() };
+  return {
+    key: namespace,
+    runClientCommands: (id, commands) => stub(id).runClientCommands(id, commands.map(toData)),
+    changes: (id, request) => stub(id).changes(id, request),
   };
 }

@@ -1,33 +1,21 @@
-import { Message, Response, type Result, SdkClientError, SdkErrorCode, type SystemNode } from "../../src/index.ts";
-import { edgeAssigns, type Principal } from "./edge-options.ts";
+import { admitClientMessage, type Message, Response, type Result, type SystemNode } from "../../src/index.ts";
+import type { Principal } from "./edge-options.ts";
 
 /**
- * Turns an envelope a client sent into the message the edge dispatches: validated (zod), a request and
- * not an answer, with the client's assigns reduced to the trusted ones plus the principal, and no events.
- * A private service of the edge node is answered as unknown (already halted, so `dispatch` returns it as
- * is): it is unreachable from outside.
+ * Turns an envelope a client sent into the message the edge dispatches: the core's door check
+ * (`admitClientMessage`: validated, a request and not an answer, trusted assigns plus the principal, no
+ * events), and a private service of the edge node answered as unknown (already halted, so `dispatch`
+ * returns it as is): it is unreachable from outside.
  */
 export function clientMessage(
   input: unknown,
   context: { principal: Principal; trustedAssigns: readonly string[]; node: SystemNode },
 ): Result<Message> {
-  const parsed = Message.safeParse(input);
-  if (!parsed.ok) return parsed;
-  const message = parsed.value;
-  if (message.halted || message.response !== null) {
-    return {
-      ok: false,
-      error: new SdkClientError(SdkErrorCode.INVALID_MESSAGE, "a client sends requests: no response, not halted"),
-    };
-  }
-  const edgeMessage = message.with({
-    assigns: edgeAssigns(message.assigns, context.principal, context.trustedAssigns),
-    events: [],
-    originNode: null,
-  });
-  const local = context.node.registry.localService(message.serviceName);
+  const admitted = admitClientMessage(input, context);
+  if (!admitted.ok) return admitted;
+  const local = context.node.registry.localService(admitted.value.serviceName);
   if (local?.entry.visibility === "private") {
-    return { ok: true, value: edgeMessage.return(Response.serviceUnavailable(message.serviceName)) };
+    return { ok: true, value: admitted.value.return(Response.serviceUnavailable(admitted.value.serviceName)) };
   }
-  return { ok: true, value: edgeMessage };
+  return admitted;
 }

@@ -1,18 +1,14 @@
 import {
   type Message,
-  parseJsonSafely,
   type ResponseStatus,
-  SdkClientError,
+  type SdkClientError,
   SdkErrorCode,
   Response as X3mResponse,
 } from "../../src/index.ts";
 import { clientMessage } from "./client-message.ts";
 import { edgeNode } from "./edge-node.ts";
 import { errorResponse, type Principal, type ResolvedEdgeOptions } from "./edge-options.ts";
-import { authenticate, readText } from "./edge-request.ts";
-
-/** One step of handling a request: its value, or the answer that ends the request. */
-type Step<T> = { ok: true; value: T } | { ok: false; response: Response };
+import { admitJsonRequest } from "./edge-request.ts";
 
 // Exhaustive over the statuses: a new status in the core fails to compile here until it is mapped.
 const HTTP_STATUS: Readonly<Record<ResponseStatus, number>> = {
@@ -68,44 +64,9 @@ export async function handleDispatch<TEnv>(
   env: TEnv,
   options: ResolvedEdgeOptions<TEnv>,
 ): Promise<Response> {
-  if (request.method !== "POST") return methodNotAllowed();
-  const principal = await authenticate(request, env, options);
-  if (!principal) return errorResponse(401, "UNAUTHENTICATED", "authentication required");
-  if (!isJson(request)) return errorResponse(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json");
-  const body = await readJson(request, options.maxBodyBytes);
-  if (!body.ok) return body.response;
-  return dispatchEnvelope(body.value, principal, env, options);
-}
-
-/** 405 with the `Allow` header HTTP requires. */
-function methodNotAllowed(): Response {
-  const response = errorResponse(405, "METHOD_NOT_ALLOWED", "only POST is accepted here");
-  response.headers.set("Allow", "POST");
-  return response;
-}
-
-/** `application/json`, with or without parameters such as `charset`. */
-function isJson(request: Request): boolean {
-  const mediaType = request.headers.get("content-type")?.split(";", 1)[0];
-  return mediaType?.trim().toLowerCase() === "application/json";
-}
-
-/** The body as parsed JSON without prototype keys, or the refusal: 413 over the limit, 400 otherwise. */
-async function readJson(request: Request, limitBytes: number): Promise<Step<unknown>> {
-  // A declared length over the limit is refused unread; the count in readText covers bodies without one.
-  const declared = Number(request.headers.get("content-length"));
-  const text = declared > limitBytes ? null : await readText(request, limitBytes);
-  if (text === null) {
-    return { ok: false, response: errorResponse(413, "PAYLOAD_TOO_LARGE", `the body is over ${limitBytes} bytes`) };
-  }
-  try {
-    return { ok: true, value: parseJsonSafely(text) };
-  } catch (error) {
-    const refused = SdkClientError.from(error);
-    // parseJsonSafely also parses transport frames and says "frame"; here the frame is the body.
-    const message = refused.message.replace(/\bframe\b/, "body");
-    return { ok: false, response: invalidMessage(new SdkClientError(refused.code, message)) };
-  }
+  const admitted = await admitJsonRequest(request, env, options, options.maxBodyBytes);
+  if (!admitted.ok) return admitted.response;
+  return dispatchEnvelope(admitted.value.body, admitted.value.principal, env, options);
 }
 
 /** Validates the envelope into the edge's message, dispatches it and answers the resolved message. */

@@ -4,11 +4,23 @@ export {
   type AggregateObjectClass,
   type AggregateObjectOptions,
   type AggregateObjectRpc,
+  type ClientCommandData,
   defineAggregateObject,
 } from "./aggregate-object.ts";
-export { type AggregateNamespace, aggregateServices, type ForwardOptions } from "./aggregate-services.ts";
+export {
+  type AggregateNamespace,
+  aggregateServices,
+  type ForwardOptions,
+  syncAggregate,
+} from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
-export type { EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
+export {
+  type ConnectionNamespace,
+  type ConnectionObjectClass,
+  type ConnectionObjectRpc,
+  defineConnectionObject,
+} from "./connection-object.ts";
+export type { EdgeConnectionNamespace, EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
 export {
   type EdgeSocket,
   type EdgeSocketConstructor,
@@ -35,4 +47,3 @@ export {
 export { createSqlAlarmStore } from "./sql-alarm-store.ts";
 export { createSqlEventStore } from "./sql-event-store.ts";
 export type { DurableSqlStorage } from "./storage.ts";
-export { type PushResult, type PushStatus, SYNC_PROTOCOL_VERSION } from "./sync-endpoint.ts";

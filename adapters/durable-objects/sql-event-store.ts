@@ -1,10 +1,12 @@
 import {
   type AppendOptions,
   type AppendResult,
+  type ClientSequence,
   type Clock,
   type EventStore,
   eventTypeOf,
   type RecordedEvent,
+  type Response,
   type Snapshot,
   satisfiesExpectedVersion,
   systemClock,
@@ -43,7 +45,25 @@ CREATE TABLE IF NOT EXISTS x3m_snapshots (
   version INTEGER NOT NULL,
   state TEXT NOT NULL,
   PRIMARY KEY (stream, schema_version)
-);`;
+);
+CREATE INDEX IF NOT EXISTS x3m_events_by_message ON x3m_events (json_extract(metadata, '$.messageId'));
+CREATE TABLE IF NOT EXISTS x3m_answers (
+  stream TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  response TEXT NOT NULL,
+  PRIMARY KEY (stream, message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS x3m_clients (
+  stream TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (stream, client_id)
+) WITHOUT ROWID;`;
+
+// Answers of commands that appended events live in those events' metadata (found through the index on
+// their message id); answers of commands that appended nothing have a row of their own.
+const FIND_ANSWER_IN_EVENTS =
+  "SELECT metadata FROM x3m_events WHERE json_extract(metadata, '$.messageId') = ? AND stream = ? LIMIT 1";
 
 /**
  * An event store in a Durable Object's SQLite storage: the same contract as the memory store, with every
@@ -81,6 +101,22 @@ export function createSqlEventStore(
     return streams.get(stream);
   };
   const versionOf = (stream: string) => streamRow(stream)?.version ?? -1;
+  const recordAnswerRow = (stream: string, messageId: string, response: string) =>
+    storage.sql.exec(
+      "INSERT INTO x3m_answers (stream, message_id, response) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      stream,
+      messageId,
+      response,
+    );
+  const moveClient = (stream: string, client: ClientSequence | undefined) => {
+    if (!client) return;
+    storage.sql.exec(
+      "INSERT INTO x3m_clients (stream, client_id, seq) VALUES (?, ?, ?) ON CONFLICT (stream, client_id) DO UPDATE SET seq = excluded.seq",
+      stream,
+      client.clientId,
+      client.seq,
+    );
+  };
   const lastPosition = () =>
     firstRow<{ last: number | null }>(storage, "SELECT MAX(position) AS last FROM x3m_events")?.last ?? 0;
 
@@ -114,16 +150,20 @@ export function createSqlEventStore(
     async lastPosition() {
       return lastPosition();
     },
-    async append(stream, events, { expectedVersion = "any", metadata = {} }: AppendOptions = {}) {
+    async append(stream, events, { expectedVersion = "any", metadata = {}, answer }: AppendOptions = {}) {
       const recordedAt = clock.now();
       const encoded = events.map((event) => ({ type: eventTypeOf(event), data: JSON.stringify(event) }));
-      const metadataText = JSON.stringify(metadata);
+      const metadataText = JSON.stringify(
+        answer ? { ...metadata, messageId: answer.messageId, response: answer.response } : metadata,
+      );
       const current = streamRow(stream);
       const result = storage.transactionSync((): AppendResult => {
         const actual = current?.version ?? -1;
         if (!satisfiesExpectedVersion(expectedVersion, actual))
           return wrongExpectedVersion(stream, expectedVersion, actual);
         if (encoded.length === 0) {
+          if (answer) recordAnswerRow(stream, answer.messageId, JSON.stringify(answer.response));
+          moveClient(stream, answer?.client);
           const position = lastPosition();
           return { ok: true, version: actual, firstPosition: position, lastPosition: position };
         }
@@ -146,6 +186,7 @@ export function createSqlEventStore(
         if (options.outbox) {
           for (const position of positions) storage.sql.exec("INSERT INTO x3m_outbox (position) VALUES (?)", position);
         }
+        moveClient(stream, answer?.client);
         const version = actual + encoded.length;
         storage.sql.exec(
           "INSERT INTO x3m_streams (stream, version, epoch) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
@@ -208,6 +249,35 @@ export function createSqlEventStore(
         schemaVersion,
       );
       return row && { version: row.version, schemaVersion, state: JSON.parse(row.state) };
+    },
+    async recordAnswer(stream, answer) {
+      const response = JSON.stringify(answer.response);
+      storage.transactionSync(() => {
+        recordAnswerRow(stream, answer.messageId, response);
+        moveClient(stream, answer.client);
+      });
+    },
+    async findAnswer(stream, messageId) {
+      const event = firstRow<{ metadata: string }>(storage, FIND_ANSWER_IN_EVENTS, messageId, stream);
+      const fromEvent = event && (JSON.parse(event.metadata) as { response?: Response }).response;
+      if (fromEvent) return fromEvent;
+      const row = firstRow<{ response: string }>(
+        storage,
+        "SELECT response FROM x3m_answers WHERE stream = ? AND message_id = ?",
+        stream,
+        messageId,
+      );
+      return row ? JSON.parse(row.response) : undefined;
+    },
+    async clientSequence(stream, clientId) {
+      return (
+        firstRow<{ seq: number }>(
+          storage,
+          "SELECT seq FROM x3m_clients WHERE stream = ? AND client_id = ?",
+          stream,
+          clientId,
+        )?.seq ?? 0
+      );
     },
     subscribe(listener) {
       listeners.add(listener);

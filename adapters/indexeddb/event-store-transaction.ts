@@ -11,8 +11,9 @@ import {
   systemClock,
   wrongExpectedVersion,
 } from "../../src/index.ts";
+import { moveClientInTransaction, recordAnswerInTransaction } from "./answers-transaction.ts";
 import { type EventRow, type StreamRow, X3M_STORES, type X3mTransaction } from "./schema.ts";
-import { abortQuietly, storageError } from "./storage-error.ts";
+import { abortQuietly, earlierRequestsSucceeded, storageError } from "./storage-error.ts";
 
 export { EVENT_STORE_NAMES } from "./schema.ts";
 
@@ -66,7 +67,10 @@ export async function appendRecords(
   clock: Clock,
 ): Promise<AppendOutcome> {
   try {
-    const { expectedVersion = "any", metadata = {} } = options;
+    const { expectedVersion = "any", answer } = options;
+    const metadata = answer
+      ? { ...options.metadata, messageId: answer.messageId, response: answer.response }
+      : (options.metadata ?? {});
     // Copied before the first await, as the memory store does: the caller may change its objects
     // afterwards, and what cannot be cloned fails here, before anything is written.
     const copies = structuredClone(events.map((event) => [event.data, { ...metadata, ...event.metadata }] as const));
@@ -83,6 +87,10 @@ export async function appendRecords(
       return { result: wrongExpectedVersion(stream, expectedVersion, actual), recorded: [] };
     }
     if (copies.length === 0) {
+      if (answer) {
+        await recordAnswerInTransaction(tx, stream, answer);
+        await earlierRequestsSucceeded(tx);
+      }
       return { result: { ok: true, version: actual, firstPosition: last + 1, lastPosition: last }, recorded: [] };
     }
     const epoch = row?.epoch ?? 0;
@@ -97,12 +105,13 @@ export async function appendRecords(
         recordedAt,
       }),
     );
-    // Plain requests, not idb promises, for the events: requests run in order, so the stream row's put,
-    // made last and awaited, succeeds only once every event was written. A failed put aborts the
-    // transaction and rejects here: the append never answers before all of its writes succeeded, so a
-    // caller that commits explicitly afterwards cannot commit half of it.
+    // Plain requests, not idb promises, for the events and the client's sequence: requests run in order,
+    // so the stream row's put, made last and awaited, succeeds only once every other write did. A failed
+    // put aborts the transaction and rejects here: the append never answers before all of its writes
+    // succeeded, so a caller that commits explicitly afterwards cannot commit half of it.
     const eventStore = unwrap(tx.objectStore(X3M_STORES.events));
     for (const event of recorded) eventStore.put({ ...event, epoch } satisfies EventRow);
+    moveClientInTransaction(tx, stream, answer?.client);
     const version = actual + recorded.length;
     await streams.put({ stream, version, epoch } satisfies StreamRow);
     return { result: { ok: true, version, firstPosition: last + 1, lastPosition: last + recorded.length }, recorded };
@@ -115,7 +124,8 @@ export async function appendRecords(
 /**
  * Appends events to a stream inside a transaction the caller owns, with the same checks and numbering as
  * `EventStore.append`, so other writes (outbox rows, a sync checkpoint, read models) commit or abort with
- * them. `tx` must be a `"readwrite"` transaction covering `EVENT_STORE_NAMES`; the caller may use it
+ * them. `tx` must be a `"readwrite"` transaction covering `EVENT_STORE_NAMES` (plus `x3m_answers` and
+ * `x3m_clients` when `options.answer` is given); the caller may use it
  * before and after, awaiting only its requests. The result holds once `tx.done` resolves. A conflict
  * writes nothing and leaves `tx` running (abort it to drop the caller's own writes); a failure aborts
  * `tx` and rejects with an `SdkClientError` (see `IndexedDbFailure`); it resolves only once all of its

@@ -11,6 +11,12 @@ import {
   wrongExpectedVersion,
 } from "../../src/index.ts";
 import {
+  ANSWER_STORE_NAMES,
+  clientSequenceInTransaction,
+  findAnswerInTransaction,
+  recordAnswerInTransaction,
+} from "./answers-transaction.ts";
+import {
   appendRecords,
   countOf,
   lastPositionInTransaction,
@@ -70,7 +76,7 @@ interface CommonOptions {
 }
 
 /**
- * The store opens and owns its database (version 1, x3m stores only).
+ * The store opens and owns its database (version `X3M_SCHEMA_VERSION`, x3m stores only).
  *
  * @example
  * const store = await openIndexedDbEventStore({ name: "bank", onVersionChange: () => location.reload() });
@@ -217,7 +223,10 @@ export async function openIndexedDbEventStore(options: IndexedDbEventStoreOption
       return read("lastPosition", [X3M_STORES.events], lastPositionInTransaction);
     },
     async append(stream, events, options = {}) {
-      const outcome = await write("append", EVENT_STORE_NAMES, (tx) =>
+      const stores = options.answer
+        ? [...EVENT_STORE_NAMES, X3M_STORES.answers, X3M_STORES.clients]
+        : EVENT_STORE_NAMES;
+      const outcome = await write("append", stores, (tx) =>
         appendRecords(
           tx,
           stream,
@@ -275,6 +284,15 @@ export async function openIndexedDbEventStore(options: IndexedDbEventStoreOption
           | undefined;
         return row && { version: row.version, schemaVersion, state: row.state };
       });
+    },
+    recordAnswer(stream, answer) {
+      return write("recordAnswer", ANSWER_STORE_NAMES, (tx) => recordAnswerInTransaction(tx, stream, answer));
+    },
+    findAnswer(stream, messageId) {
+      return read("findAnswer", ANSWER_STORE_NAMES, (tx) => findAnswerInTransaction(tx, stream, messageId));
+    },
+    clientSequence(stream, clientId) {
+      return read("clientSequence", [X3M_STORES.clients], (tx) => clientSequenceInTransaction(tx, stream, clientId));
     },
     subscribe(listener) {
       listeners.add(listener);

@@ -28,21 +28,26 @@ export {
   type OfflineClient,
   type OfflineClientOptions,
   type OfflineServiceOptions,
+  type PendingCommand,
   type SyncStatus,
 } from "./offline-client.ts";
+export type { LiveOptions } from "./live-pokes.ts";
 export type { OutboxRow } from "./outbox.ts";
 export {
+  type AnswerRow,
   type CheckpointRow,
+  type ClientRow,
   EVENT_STORE_NAMES,
   type EventRow,
   type OutboxRowShape,
   type SnapshotRow,
   type StreamRow,
+  X3M_SCHEMA_VERSION,
   X3M_STORES,
   type X3mDatabase,
   type X3mSchema,
   type X3mTransaction,
 } from "./schema.ts";
 export { type IndexedDbFailure, indexedDbFailureOf } from "./storage-error.ts";
-export { SYNC_PROTOCOL, type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
+export { type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
 export { createX3mStores } from "./upgrade.ts";

@@ -1,6 +1,6 @@
 import { type IDBPDatabase, wrap } from "idb";
 import { SdkClientError, SdkErrorCode } from "../../src/index.ts";
-import { X3M_STORES, type X3mDatabase, type X3mSchema } from "./schema.ts";
+import { X3M_SCHEMA_VERSION, X3M_STORES, type X3mDatabase, type X3mSchema } from "./schema.ts";
 import { storageError } from "./storage-error.ts";
 import { createX3mStores } from "./upgrade.ts";
 
@@ -13,7 +13,7 @@ export interface ConnectionEvents {
 }
 
 /**
- * Opens the store's own database (version 1, x3m stores only) through any `IDBFactory`: idb's `openDB`
+ * Opens the store's own database (version `X3M_SCHEMA_VERSION`, x3m stores only) through any `IDBFactory`: idb's `openDB`
  * only knows the global one, and tests pass an isolated fake per case.
  *
  * @internal
@@ -31,8 +31,10 @@ export async function openX3mDatabase(
   }
   let db: IDBPDatabase<X3mSchema>;
   try {
-    const request = factory.open(name, 1);
-    request.addEventListener("upgradeneeded", () => createX3mStores(wrap(request.result)));
+    const request = factory.open(name, X3M_SCHEMA_VERSION);
+    request.addEventListener("upgradeneeded", () =>
+      createX3mStores(wrap(request.result), wrap(request.transaction as IDBTransaction) as never),
+    );
     db = (await wrap(request)) as unknown as IDBPDatabase<X3mSchema>;
   } catch (error) {
     throw storageError(error, "open");
@@ -48,11 +50,17 @@ export async function openX3mDatabase(
 
 /** Checks that an app's database holds the event store's stores. @internal */
 export function requireEventStores(db: X3mDatabase): IDBPDatabase<X3mSchema> {
-  for (const store of [X3M_STORES.events, X3M_STORES.streams, X3M_STORES.snapshots]) {
+  for (const store of [
+    X3M_STORES.events,
+    X3M_STORES.streams,
+    X3M_STORES.snapshots,
+    X3M_STORES.answers,
+    X3M_STORES.clients,
+  ]) {
     if (!db.objectStoreNames.contains(store)) {
       throw new SdkClientError(
         SdkErrorCode.INVALID_OPTIONS,
-        `database "${db.name}" has no ${store} store: call createX3mStores(db) in its upgrade callback`,
+        `database "${db.name}" has no ${store} store: call createX3mStores(db, transaction) in an upgrade callback (bump the database's version)`,
       );
     }
   }

@@ -1,5 +1,5 @@
 import type { DBSchema, IDBPDatabase, IDBPTransaction } from "idb";
-import type { EventMetadata } from "../../src/index.ts";
+import type { EventMetadata, Response } from "../../src/index.ts";
 
 /**
  * The object stores this adapter keeps in a database, all prefixed `x3m_` so they sit next to an app's
@@ -16,7 +16,12 @@ export const X3M_STORES = {
   checkpoints: "x3m_checkpoints",
   outbox: "x3m_outbox",
   sync: "x3m_sync",
+  answers: "x3m_answers",
+  clients: "x3m_clients",
 } as const;
+
+/** The version of the x3m stores' layout: `openIndexedDbEventStore` opens its own database at this version. */
+export const X3M_SCHEMA_VERSION = 2;
 
 /**
  * The stores a transaction must cover for `appendInTransaction` and the other `…InTransaction` helpers.
@@ -87,8 +92,8 @@ export interface CheckpointRow {
 }
 
 /**
- * What the `x3m_outbox` store's key and indexes need of a row (`seq` auto-assigned, indexes `by_status`
- * and `by_stream`); the sync client owns the rest of its shape.
+ * What the `x3m_outbox` store's key and indexes need of a row (`seq` auto-assigned, indexes `by_status`,
+ * `by_stream`, `by_message` and `by_failure`); the sync client owns the rest of its shape.
  *
  * @example
  * import { X3M_STORES } from "x3m-system/indexeddb";
@@ -96,6 +101,7 @@ export interface CheckpointRow {
  */
 export interface OutboxRowShape {
   readonly seq?: number;
+  readonly messageId: string;
   readonly stream: string;
   readonly status: string;
 }
@@ -110,13 +116,49 @@ export interface OutboxRowShape {
  * }
  * const db = await openDB<AppSchema>("app", 1, { upgrade: (db) => { createX3mStores(db); db.createObjectStore("balances", { keyPath: "account" }); } });
  */
+/**
+ * The answer of a command that appended nothing (key `[stream, messageId]`): see `EventStore.recordAnswer`.
+ *
+ * @example
+ * import { X3M_STORES, type AnswerRow } from "x3m-system/indexeddb";
+ * const row: AnswerRow | undefined = await db.get(X3M_STORES.answers, ["account-1", messageId]);
+ */
+export interface AnswerRow {
+  readonly stream: string;
+  readonly messageId: string;
+  readonly response: Response;
+}
+
+/**
+ * The last sequence number recorded for a client on a stream (key `[stream, clientId]`).
+ *
+ * @example
+ * import { X3M_STORES, type ClientRow } from "x3m-system/indexeddb";
+ * const row: ClientRow | undefined = await db.get(X3M_STORES.clients, ["account-1", clientId]);
+ */
+export interface ClientRow {
+  readonly stream: string;
+  readonly clientId: string;
+  readonly seq: number;
+}
+
 export interface X3mSchema extends DBSchema {
-  x3m_events: { key: number; value: EventRow; indexes: { by_stream: [string, number, number] } };
+  x3m_events: {
+    key: number;
+    value: EventRow;
+    indexes: { by_stream: [string, number, number]; by_message: [string, string] };
+  };
   x3m_streams: { key: string; value: StreamRow };
   x3m_snapshots: { key: [string, number]; value: SnapshotRow };
   x3m_checkpoints: { key: string; value: CheckpointRow };
-  x3m_outbox: { key: number; value: OutboxRowShape; indexes: { by_status: string; by_stream: string } };
+  x3m_outbox: {
+    key: number;
+    value: OutboxRowShape;
+    indexes: { by_status: string; by_stream: string; by_message: string; by_failure: string };
+  };
   x3m_sync: { key: string; value: { readonly key: string } };
+  x3m_answers: { key: [string, string]; value: AnswerRow };
+  x3m_clients: { key: [string, string]; value: ClientRow };
 }
 
 /**

@@ -138,8 +138,9 @@ export function ending(tx: X3mTransaction<IDBTransactionMode>): Promise<void> {
  * Resolves once every request made on `tx` so far has succeeded; rejects when one failed. IndexedDB runs
  * a transaction's requests in the order they were made, so a read made now answers after all of them,
  * and a failed one has aborted `tx` (its default action) before it could.
+ * @internal
  */
-async function earlierRequestsSucceeded(tx: X3mTransaction): Promise<void> {
+export async function earlierRequestsSucceeded(tx: X3mTransaction): Promise<void> {
   const store = tx.objectStoreNames.item(0);
   if (store === null) return;
   // A count of one key reads no value: the cheapest request there is.

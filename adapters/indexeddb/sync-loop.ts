@@ -1,7 +1,19 @@
-import { type AnyAggregate, type Clock, Response, type Telemetry } from "../../src/index.ts";
+import {
+  type AnyAggregate,
+  type Clock,
+  foldEvents,
+  initialStateOf,
+  type PushedCommand,
+  type RecordedEvent,
+  Response,
+  type Telemetry,
+} from "../../src/index.ts";
 import { coalesced } from "./coalesced.ts";
-import type { OfflineStore } from "./offline-store.ts";
-import { pullEvents, pushCommands, type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
+import type { LivePokes } from "./live-pokes.ts";
+import type { ConfirmedChanges, OfflineStore, TrackedCursor } from "./offline-store.ts";
+import { countsInView, type OutboxRow } from "./outbox.ts";
+import { rebase, type VersionedState } from "./rebase.ts";
+import { fetchChanges, pushCommands, type SyncEndpoint, SyncRequestError } from "./sync-protocol.ts";
 
 export interface SyncLoopOptions {
   readonly store: OfflineStore;
@@ -14,6 +26,10 @@ export interface SyncLoopOptions {
   readonly batchSize: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly pullIntervalMs: number;
+  /** Most events per changes request. */
+  readonly changesLimit: number;
+  /** The edge's live channel: the leader keeps it open and tells it what is tracked. */
+  readonly live?: LivePokes;
   readonly telemetry: Telemetry;
   /** Something in the store changed (`rang`: other tabs should look again too). */
   onChange(rang: boolean): void;
@@ -33,11 +49,14 @@ export interface SyncLoop {
   close(): Promise<void>;
 }
 
-const PULL_PAGE = 500;
+/** Rounds of one changes request each, at most, in one sync round (each makes progress). */
+const MAX_CHANGES_REQUESTS = 50;
 
 /**
- * The leader's loop: push the outbox in order, record each answer, pull the confirmed events of every
- * touched or tracked aggregate, and back off on failure. Only the tab holding the sync lock runs rounds.
+ * The leader's loop, a round at a time: push the outbox in order (each command with its client sequence),
+ * record each answer, ask for every tracked aggregate's changes in one request, store them, then rebase
+ * the pending commands of every stream whose confirmed state moved; back off on failure. Only the tab
+ * holding the sync lock runs rounds.
  */
 export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
   const { store, clock } = options;
@@ -69,84 +88,156 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
     return Math.round(base * (0.75 + Math.random() * 0.5));
   };
 
-  /** Pushes the queue in order; `true` when the edge asked to retry part of it later. */
-  const push = async (): Promise<boolean> => {
+  /** Confirmed states of the streams this leader rebased: a rebase folds only the events since. */
+  const confirmedStates = new Map<string, VersionedState>();
+
+  const pushedOf = (row: OutboxRow): PushedCommand => ({
+    aggregate: row.aggregate,
+    aggregateId: row.aggregateId,
+    seq: row.clientSeq,
+    messageId: row.messageId,
+    command: row.command,
+  });
+
+  /**
+   * Pushes the queue in order; answers whether the edge asked to retry part of it later. Streams whose view
+   * changed (rejections) are added to `touched`.
+   */
+  const push = async (clientId: string, touched: Set<string>): Promise<boolean> => {
     for (;;) {
       if (closed) return false;
       const rows = await store.pendingRows(batchSize);
       if (rows.length === 0) return false;
-      let outcomes: Awaited<ReturnType<typeof pushCommands>>;
+      let results: Awaited<ReturnType<typeof pushCommands>>;
       try {
-        outcomes = await pushCommands(
-          options.endpoint,
-          rows.map((row) => row.command),
-        );
+        results = await pushCommands(options.endpoint, clientId, rows.map(pushedOf));
       } catch (error) {
         if (error instanceof SyncRequestError && error.kind === "too_large") {
           if (batchSize > 1) {
             batchSize = Math.max(1, Math.floor(batchSize / 2));
             continue;
           }
-          // One command alone is over the edge's limit: it can never be sent. Refuse it; the queue moves on.
-          await store.rejectLocally(
-            rows[0] as (typeof rows)[0],
-            Response.validationError([{ message: "the command is larger than the edge accepts", path: [] }]),
-          );
+          await refuseTooLarge(clientId, rows[0] as OutboxRow);
+          touched.add((rows[0] as OutboxRow).stream);
           options.onChange(true);
           continue;
         }
         throw error;
       }
-      await store.recordOutcomes(rows, outcomes);
+      for (const stream of await store.recordOutcomes(rows, results)) touched.add(stream);
       options.onChange(true);
-      for (const [i, outcome] of outcomes.entries()) {
-        if (outcome.status === "rejected") {
+      for (const [i, result] of results.entries()) {
+        if (result.status === "rejected") {
           options.telemetry.emit(
             "sync_command_rejected",
             {},
-            { messageId: rows[i]?.messageId, response: outcome.response },
+            { messageId: rows[i]?.messageId, response: result.response },
           );
         }
       }
       // The edge could not reach an aggregate: the rest waits (in order) for the next round.
-      if (outcomes.some((outcome) => outcome.status === "retry" || outcome.status === "not_processed")) return true;
+      if (results.some((result) => result.status === "retry" || result.status === "not_processed")) return true;
       batchSize = options.batchSize;
     }
   };
 
-  const pullStream = async (aggregate: string, aggregateId: string, stream: string) => {
-    for (;;) {
-      const after = await store.confirmedVersion(stream);
-      const page = await pullEvents(options.endpoint, aggregate, aggregateId, after, PULL_PAGE);
-      const fresh = page.events.filter((event) => event.version > after);
-      const complete = (fresh[fresh.length - 1]?.version ?? after) >= page.version;
-      if (fresh.length === 0 && !complete) return;
-      if (!(await store.applyPull(stream, after, fresh, complete))) continue; // another tab pulled meanwhile
-      if (fresh.length > 0) options.onChange(true);
-      if (complete) return;
-    }
+  /**
+   * A command too large for the edge can never be sent. Its place in the sequence is given up at the edge
+   * (an empty envelope, refused there and recorded like any refusal), so the commands behind it still run.
+   */
+  const refuseTooLarge = async (clientId: string, row: OutboxRow) => {
+    await pushCommands(options.endpoint, clientId, [{ ...pushedOf(row), command: null }]);
+    await store.rejectLocally(
+      row,
+      Response.validationError([{ message: "the command is larger than the edge accepts", path: [] }]),
+    );
   };
 
-  /** Pulls every stream; one that fails does not keep the others from being pulled. Throws the first failure. */
-  const pull = async () => {
+  /**
+   * Asks for every tracked aggregate's changes (one request, repeated only while the edge says there is
+   * more) and stores each aggregate once all of its pages are in: the view never shows half of an answer.
+   */
+  const pullChanges = async (clientId: string, touched: Set<string>) => {
     let failure: unknown;
-    for (const { aggregate, aggregateId } of await store.streamsToPull()) {
-      const definition = options.aggregates[aggregate];
-      if (closed) break;
-      if (!definition) continue;
-      const stream = `${definition.name}-${aggregateId}`;
-      try {
-        await pullStream(aggregate, aggregateId, stream);
-      } catch (error) {
-        // An aggregate this user may not read (e.g. a creation the edge refused) is no longer tracked
-        // once nothing of it is queued, so it does not fail every round from now on.
-        if (error instanceof SyncRequestError && error.kind === "unauthorized") {
-          await store.untrackIfIdle(aggregate, aggregateId, stream);
+    const buffered = new Map<string, { cursor: TrackedCursor; events: RecordedEvent[] }>();
+    let asking = await store.cursors();
+    // The live channel pokes for what is tracked now (sent only when the set changed).
+    options.live?.track(asking.map((cursor) => ({ aggregate: cursor.aggregate, id: cursor.aggregateId })));
+    for (let request = 0; request < MAX_CHANGES_REQUESTS && asking.length > 0 && !closed; request++) {
+      const cursors = asking.map((cursor) => ({
+        aggregate: cursor.aggregate,
+        id: cursor.aggregateId,
+        after: buffered.get(cursor.stream)?.events.at(-1)?.version ?? cursor.after,
+        seq: cursor.edgeSeq,
+      }));
+      const reply = await fetchChanges(options.endpoint, clientId, cursors, options.changesLimit);
+      const byKey = new Map(asking.map((cursor) => [`${cursor.aggregate}\u0000${cursor.aggregateId}`, cursor]));
+      const complete: ConfirmedChanges[] = [];
+      const settled = new Set<TrackedCursor>();
+      for (const change of reply.changes) {
+        const cursor = byKey.get(`${change.aggregate}\u0000${change.id}`);
+        if (!cursor) continue;
+        const entry = buffered.get(cursor.stream) ?? { cursor, events: [] };
+        buffered.set(cursor.stream, entry);
+        entry.events.push(...change.events);
+        if (change.seq !== undefined) {
+          complete.push({ cursor, events: entry.events, seq: change.seq });
+          buffered.delete(cursor.stream);
+          settled.add(cursor);
         }
-        failure ??= error;
       }
+      for (const error of reply.errors) {
+        const cursor = byKey.get(`${error.aggregate}\u0000${error.id}`);
+        if (!cursor) continue;
+        settled.add(cursor);
+        // An aggregate this user may not read (e.g. a creation the edge refused) is no longer tracked once
+        // nothing of it is queued, so it does not fail every round from now on.
+        if (error.code === "FORBIDDEN") await store.untrackIfIdle(cursor.aggregate, cursor.aggregateId, cursor.stream);
+        failure ??= new SyncRequestError(
+          "unauthorized",
+          `sync changes of ${error.aggregate} ${error.id}: ${error.code}`,
+        );
+      }
+      if (complete.length > 0) {
+        const { stored } = await store.applyChanges(complete);
+        for (const stream of stored) touched.add(stream);
+        if (stored.length > 0) options.onChange(true);
+      }
+      if (!reply.more) break;
+      // Not answered yet (the reply was full) or still incomplete: ask again.
+      asking = asking.filter((cursor) => !settled.has(cursor));
     }
     if (failure !== undefined) throw failure;
+  };
+
+  /** Re-runs the pending commands of `streams` on their confirmed state; retries a stream a tab wrote meanwhile. */
+  const rebaseStreams = async (streams: Set<string>) => {
+    let remaining = new Set(streams);
+    for (let attempt = 0; attempt < 3 && remaining.size > 0 && !closed; attempt++) {
+      const from = new Map([...remaining].map((stream) => [stream, (confirmedStates.get(stream)?.version ?? -1) + 1]));
+      const inputs = await store.rebaseInputs(from);
+      const updates: { stream: string; stamp: number; rows: OutboxRow[] }[] = [];
+      for (const [stream, input] of inputs) {
+        const name = input.rows[0]?.aggregate;
+        const aggregate = name === undefined ? undefined : options.aggregates[name];
+        if (!aggregate) continue;
+        const cached = confirmedStates.get(stream) ?? { state: initialStateOf(aggregate), version: -1 };
+        const confirmed = {
+          state: foldEvents(
+            aggregate,
+            cached.state,
+            input.events.map((event) => event.data),
+          ),
+          version: input.events.at(-1)?.version ?? cached.version,
+        };
+        confirmedStates.set(stream, confirmed);
+        const live = input.rows.filter((row) => countsInView(row, input.edgeSeq));
+        const { changed } = await rebase(aggregate, confirmed, live);
+        if (changed.length > 0) updates.push({ stream, stamp: input.stamp, rows: changed });
+      }
+      remaining = new Set(await store.writeRebase(updates));
+      if (updates.length > 0) options.onChange(true);
+    }
   };
 
   const round = async () => {
@@ -156,13 +247,23 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
     try {
       let failure: unknown;
       let blocked = false;
+      const clientId = await store.clientId();
+      const touched = new Set<string>();
       try {
-        blocked = await push();
+        blocked = await push(clientId, touched);
       } catch (error) {
         failure = error;
       }
-      // Pull even after a push the edge answered in part: what it applied is confirmed either way.
-      if (failure === undefined) await pull();
+      try {
+        // Ask for changes even after a failed or partial push: what the edge has is confirmed either way,
+        // and pending commands are rebased on it.
+        await pullChanges(clientId, touched);
+      } catch (error) {
+        failure ??= error;
+      } finally {
+        // Rejections and new confirmed events change what the pending commands decide: run them again.
+        await rebaseStreams(touched);
+      }
       if (failure !== undefined) throw failure;
       if (blocked) throw new SyncRequestError("transient", "the edge could not reach an aggregate; retrying later");
       failures = 0;
@@ -214,6 +315,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
 
   const lead = async () => {
     leader = true;
+    options.live?.start();
     options.onChange(false);
     try {
       await runRound();
@@ -253,6 +355,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
       // Another tab may lead once the lock goes: no answer of this tab's round may land after that.
       await inFlight?.catch(() => {});
       leader = false;
+      options.live?.stop();
       stop.abort();
     },
   };

@@ -1,12 +1,17 @@
-import * as z from "zod/mini";
-import { type MessageData, parseJsonSafely, type RecordedEvent, type Response } from "../../src/index.ts";
-
-/** The offline-sync protocol this client speaks (the edge's `SYNC_PROTOCOL_VERSION`). */
-export const SYNC_PROTOCOL = 1;
+import {
+  type ChangesReply,
+  changesReplySchema,
+  type PushedCommand,
+  type PushResult,
+  parseJsonSafely,
+  pushReplySchema,
+  SYNC_PROTOCOL_VERSION,
+  type SyncCursor,
+} from "../../src/index.ts";
 
 /** Where and how the client reaches the edge's sync endpoint. */
 export interface SyncEndpoint {
-  /** The sync base URL: `POST <url>/push` and `POST <url>/pull`. */
+  /** The sync base URL: `POST <url>/push` and `POST <url>/changes`. */
   readonly url: string;
   /** Headers sent with every request (authentication); called per request, so tokens can refresh. */
   readonly headers?: () => Record<string, string> | Promise<Record<string, string>>;
@@ -32,47 +37,14 @@ export class SyncRequestError extends Error {
   }
 }
 
-const responseSchema = z.looseObject({ status: z.string() });
-const pushReplySchema = z.object({
-  protocol: z.literal(SYNC_PROTOCOL),
-  results: z.array(
-    z.object({
-      messageId: z.nullable(z.string()),
-      status: z.enum(["applied", "rejected", "retry", "not_processed"]),
-      response: z.nullable(responseSchema),
-    }),
-  ),
-});
-const recordedSchema = z.object({
-  stream: z.string(),
-  version: z.int(),
-  position: z.int(),
-  type: z.string(),
-  data: z.unknown(),
-  metadata: z.record(z.string(), z.unknown()),
-  recordedAt: z.number(),
-});
-const pullReplySchema = z.object({
-  protocol: z.literal(SYNC_PROTOCOL),
-  events: z.array(recordedSchema),
-  version: z.int(),
-});
-
-/** One pushed command's outcome, as the edge reported it. */
-export interface PushOutcome {
-  readonly messageId: string | null;
-  readonly status: "applied" | "rejected" | "retry" | "not_processed";
-  readonly response: Response | null;
-}
-
-async function post(endpoint: SyncEndpoint, action: "push" | "pull", body: unknown): Promise<unknown> {
+async function post(endpoint: SyncEndpoint, action: "push" | "changes", body: object): Promise<unknown> {
   const doFetch = endpoint.fetch ?? globalThis.fetch.bind(globalThis);
   let reply: globalThis.Response;
   try {
     reply = await doFetch(`${endpoint.url.replace(/\/$/, "")}/${action}`, {
       method: "POST",
       headers: { "content-type": "application/json", ...(await endpoint.headers?.()) },
-      body: JSON.stringify({ protocol: SYNC_PROTOCOL, ...(body as object) }),
+      body: JSON.stringify({ protocol: SYNC_PROTOCOL_VERSION, ...body }),
     });
   } catch (error) {
     throw new SyncRequestError("transient", `sync ${action} failed: ${(error as Error).message}`, { cause: error });
@@ -97,24 +69,27 @@ async function post(endpoint: SyncEndpoint, action: "push" | "pull", body: unkno
   }
 }
 
-/** Pushes commands in order; one outcome per command, in the same order. */
-export async function pushCommands(endpoint: SyncEndpoint, commands: readonly MessageData[]): Promise<PushOutcome[]> {
-  const parsed = pushReplySchema.safeParse(await post(endpoint, "push", { commands }));
+/** Pushes commands in order; one result per command, in the same order. */
+export async function pushCommands(
+  endpoint: SyncEndpoint,
+  clientId: string,
+  commands: readonly PushedCommand[],
+): Promise<PushResult[]> {
+  const parsed = pushReplySchema.safeParse(await post(endpoint, "push", { clientId, commands }));
   if (!parsed.success || parsed.data.results.length !== commands.length) {
     throw new SyncRequestError("transient", "sync push: the answer does not match the protocol");
   }
-  return parsed.data.results as PushOutcome[];
+  return parsed.data.results as PushResult[];
 }
 
-/** The confirmed events of one aggregate after version `after` (a page of at most `limit`). */
-export async function pullEvents(
+/** Every tracked aggregate's changes after the cursors, in one request (`more`: ask again). */
+export async function fetchChanges(
   endpoint: SyncEndpoint,
-  aggregate: string,
-  id: string,
-  after: number,
+  clientId: string,
+  cursors: readonly SyncCursor[],
   limit: number,
-): Promise<{ events: RecordedEvent[]; version: number }> {
-  const parsed = pullReplySchema.safeParse(await post(endpoint, "pull", { aggregate, id, after, limit }));
-  if (!parsed.success) throw new SyncRequestError("transient", "sync pull: the answer does not match the protocol");
-  return parsed.data as { events: RecordedEvent[]; version: number };
+): Promise<ChangesReply> {
+  const parsed = changesReplySchema.safeParse(await post(endpoint, "changes", { clientId, cursors, limit }));
+  if (!parsed.success) throw new SyncRequestError("transient", "sync changes: the answer does not match the protocol");
+  return parsed.data as ChangesReply;
 }

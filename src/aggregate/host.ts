@@ -1,17 +1,33 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { SdkClientError, SdkErrorCode } from "../errors.ts";
-import type { EventMetadata, RecordedEvent } from "../event-store/event-store.ts";
+import type { ClientSequence, EventMetadata, RecordedEvent } from "../event-store/event-store.ts";
 import { Message } from "../message.ts";
 import { Response } from "../response.ts";
 import type { ServiceHandler } from "../router.ts";
 import { describeError } from "../serve.ts";
 import { createTelemetry } from "../telemetry.ts";
+import {
+  type AggregateRoute,
+  type ClientCommand,
+  type ClientCommandResult,
+  markAggregateService,
+  outcomeOf,
+  type SyncAggregate,
+} from "./client-commands.ts";
 import { foldEvents, initialStateOf, runCommand } from "./define-aggregate.ts";
 import type { AggregateHostOptions, LoadedAggregate, UnloadDecision } from "./host-options.ts";
 import { type Flow, isSuccess, mapResponse } from "./responses.ts";
 import type { AnyAggregate, CommandNameOf, StateOf } from "./types.ts";
 
 const PAGE_SIZE = 1_000;
+
+/** The host's own storage failures: nothing was recorded, so the command can run again later. */
+function isTransientFailure(response: Response | null): boolean {
+  const reason = response?.status === "error" ? (response.reason as { code?: unknown } | null) : null;
+  return (
+    reason !== null && typeof reason === "object" && (reason.code === "load_failed" || reason.code === "save_failed")
+  );
+}
 
 /** One aggregate id's place in memory: its loaded state (if any) and the queue of its commands. */
 interface Slot<TState> {
@@ -55,6 +71,13 @@ export interface AggregateHost<TAggregate extends AnyAggregate> {
    * `not_found`: register it in a router, so reads get the router's authorization.
    */
   stateService(options?: ServiceOptions): ServiceHandler;
+  /**
+   * The host as offline sync reaches it. `runClientCommands` runs an offline client's commands for one
+   * aggregate, in order, each exactly once: a command whose client sequence was already recorded answers
+   * its recorded answer; the next one runs, and its answer and sequence are recorded with its events; a
+   * gap is refused. `changes` reads confirmed events with the client's sequence. What sync endpoints call.
+   */
+  readonly sync: SyncAggregate;
   /** The aggregate's current state and version (loading it if needed), or `undefined` when it does not exist. */
   getState(aggregateId: string): Promise<{ state: StateOf<TAggregate>; version: number } | undefined>;
   /** Drops the aggregate from memory (after its queued commands); the next command re-hydrates it. */
@@ -286,25 +309,70 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
 
   // ---- one command --------------------------------------------------------------------------------
 
+  const failure = (message: Message, code: "load_failed" | "save_failed", error: unknown) =>
+    message.error({ code, message: describeError(error).message });
+
   const execute = async (
     slot: Slot<TState>,
     command: string,
     message: Message,
     flow: "on" | "onNew" | "onMaybeNew",
-  ) => {
+    client?: ClientSequence,
+  ): Promise<Message> => {
+    const stream = streamName(slot.id);
+
+    // A command answered before (however long ago: the store keeps every answer) is not run again.
+    let lastSeq = 0;
+    let answered: Response | undefined;
+    try {
+      if (client) {
+        lastSeq = await store.clientSequence(stream, client.clientId);
+        // Never out of order: the client's earlier commands on this aggregate have not arrived.
+        if (client.seq > lastSeq + 1) {
+          return message.return(Response.error({ code: "sequence_gap", expected: lastSeq + 1, received: client.seq }));
+        }
+      }
+      answered = slot.loaded?.processed.get(message.id) ?? (await store.findAnswer(stream, message.id));
+    } catch (error) {
+      return failure(message, "load_failed", error);
+    }
+    if (answered) {
+      if (slot.loaded) remember(slot.loaded.processed, message.id, answered);
+      if (client === undefined) warnRedelivered(message);
+      return message.return(answered);
+    }
+    if (client && client.seq <= lastSeq) {
+      // The client used this number for another command: a client bug, never a reason to run this one.
+      return message.return(Response.error({ code: "sequence_reused", seq: client.seq, last: lastSeq }));
+    }
+
+    /**
+     * Answers `response` for good: recorded (with the client's sequence) before anything is answered, so a
+     * re-delivery gets it again. Dry runs record nothing.
+     */
+    const answer = async (response: Response, base: Message = message): Promise<Message> => {
+      if (base.dryRun === false) {
+        try {
+          await store.recordAnswer(stream, { messageId: message.id, response, ...(client ? { client } : {}) });
+        } catch (error) {
+          return failure(message, "save_failed", error);
+        }
+        if (slot.loaded) remember(slot.loaded.processed, message.id, response);
+      }
+      return base.return(response);
+    };
+
     if (flow === "onNew") {
-      const previous = slot.loaded?.processed.get(message.id);
-      if (previous) return message.return(previous); // a re-delivered creation, not a second one
-      if (slot.loaded && slot.loaded.version >= 0) return message.return(Response.alreadyExists());
+      if (slot.loaded && slot.loaded.version >= 0) return answer(Response.alreadyExists());
       if (!slot.loaded) spawn(slot);
     } else {
       let found: boolean;
       try {
         found = await hydrate(slot);
       } catch (error) {
-        return message.error({ code: "load_failed", message: describeError(error).message });
+        return failure(message, "load_failed", error);
       }
-      if (!found && flow === "on") return message.return(Response.notFound());
+      if (!found && flow === "on") return answer(Response.notFound());
       if (!found) spawn(slot);
     }
     const current = slot.loaded as NonNullable<Slot<TState>["loaded"]>;
@@ -313,8 +381,21 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       if (mapping === "new") slot.loaded = undefined;
     };
 
-    const previous = current.processed.get(message.id);
-    if (previous) return message.return(previous); // re-delivered: not re-run, same answer as the first time
+    // The aggregate's own authorization sees the state this command runs on, in the same turn.
+    if (aggregate.authorize) {
+      let verdict: unknown;
+      try {
+        verdict = await aggregate.authorize(message, current.state);
+      } catch {
+        verdict = false;
+      }
+      if (verdict !== true) {
+        discardIfNew();
+        return answer(
+          Response.error(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict),
+        );
+      }
+    }
 
     // The command starts clean: events (or a request) that arrived with the message are never persisted.
     const before = message.with({
@@ -329,20 +410,16 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       result = await runCommand(aggregate, command, before, current.state);
     } catch (error) {
       discardIfNew();
-      return before.error({ exception: describeError(error) });
+      const failed = before.error({ exception: describeError(error) });
+      return answer(failed.response as Response, failed);
     }
     if (!(result instanceof Message)) {
       discardIfNew();
-      return before.error("invalid_handler_result");
+      return answer(Response.error("invalid_handler_result"), before);
     }
     const { events } = result;
 
-    if (events.length === 0) {
-      discardIfNew();
-      return result.return(mapResponse(result.response, mapping, slot.id, current.version));
-    }
-
-    if (result.dryRun !== false) {
+    if (result.dryRun !== false && events.length > 0) {
       await hook("rollback", () => aggregate.rollback?.(result, current.state));
       discardIfNew();
       // Unlike the original, a dry run does not mask a failure: validation shows the real answer.
@@ -351,19 +428,28 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       return result.return(Response.ok(payload, current.version));
     }
 
+    if (events.length === 0) {
+      discardIfNew();
+      return answer(mapResponse(result.response, mapping, slot.id, current.version), result);
+    }
+
     const metadata: EventMetadata = {
       ...options.eventMetadata,
       messageId: message.id,
       correlationId: message.correlationId,
       causationId: message.id,
     };
-    const stream = streamName(slot.id);
-    const defaultSave = (toSave: readonly unknown[] = events, version = current.version + toSave.length) =>
-      store.append(stream, toSave, {
+    const responseAt = (version: number) => mapResponse(result.response, mapping, slot.id, version);
+    let answerSaved = false;
+    const defaultSave = (toSave: readonly unknown[] = events, version = current.version + toSave.length) => {
+      answerSaved = true;
+      return store.append(stream, toSave, {
         expectedVersion: current.version,
-        // The response is stored with the events, so a re-delivery answers the same after a replay.
-        metadata: { ...metadata, response: mapResponse(result.response, mapping, slot.id, version) },
+        metadata,
+        // Recorded with the events: a re-delivery answers the same, also after a replay.
+        answer: { messageId: message.id, response: responseAt(version), ...(client ? { client } : {}) },
       });
+    };
     let saved: Awaited<ReturnType<NonNullable<typeof options.saveEvents>>>;
     try {
       saved = options.saveEvents
@@ -379,21 +465,30 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         : await defaultSave();
     } catch (error) {
       slot.loaded = undefined; // re-hydrate from the store next time
-      return before.error({ code: "save_failed", message: describeError(error).message });
+      return failure(before, "save_failed", error);
     }
     if (!saved.ok) {
       // Someone else wrote first. Re-hydrate from the store: if the winner was this very message (a
       // re-delivered creation after an unload), answer its original response instead of a conflict.
       slot.loaded = undefined;
       const previous = await hydrate(slot).then(
-        () => slot.loaded?.processed.get(message.id),
+        () => slot.loaded?.processed.get(message.id) ?? store.findAnswer(stream, message.id),
         () => undefined,
       );
       if (previous) return message.return(previous);
-      return before.return(Response.wrongExpectedVersion(current.version, saved.error.actual));
+      return answer(Response.wrongExpectedVersion(current.version, saved.error.actual), before);
     }
 
-    const response = mapResponse(result.response, mapping, slot.id, saved.version);
+    const response = responseAt(saved.version);
+    if (!answerSaved) {
+      // A custom save (state instead of events) kept the effects: the answer is recorded next to them.
+      try {
+        await store.recordAnswer(stream, { messageId: message.id, response, ...(client ? { client } : {}) });
+      } catch (error) {
+        slot.loaded = undefined;
+        return failure(before, "save_failed", error);
+      }
+    }
     await hook("commit", () => aggregate.commit?.(result, current.state));
     const fromVersion = current.version;
     remember(current.processed, message.id, response);
@@ -408,14 +503,90 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     return result.return(response);
   };
 
-  const service =
-    (command: string, flow: "on" | "onNew" | "onMaybeNew", idField: string, generate: boolean): ServiceHandler =>
-    (message) => {
-      const prepared = message.prepareAggregateId(idField, { generateIfMissing: generate });
-      if (prepared.halted) return prepared;
-      const id = prepared.aggregateMeta.id as string;
-      return enqueue(id, (slot) => execute(slot, command, prepared, flow));
-    };
+  /** The original logs re-deliveries; here they reach telemetry (and the logger, when one listens). */
+  const warnRedelivered = (message: Message) => {
+    if (telemetry.active) telemetry.emit("message_redelivered", {}, { aggregate: aggregate.name, message });
+  };
+
+  const runClientCommands = (aggregateId: string, commands: readonly ClientCommand[]) => {
+    // A storage failure stops this aggregate's batch: the commands behind it would be out of order.
+    let stopped = false;
+    return Promise.all(
+      commands.map((command) =>
+        enqueue(aggregateId, async (slot): Promise<ClientCommandResult> => {
+          if (stopped) return { status: "not_processed", response: null };
+          const reply =
+            "refusal" in command
+              ? await refuse(slot, command.messageId, command.refusal, command.client)
+              : await runPushed(slot, command);
+          if (isTransientFailure(reply.response)) {
+            stopped = true;
+            return { status: "retry", response: reply.response };
+          }
+          return { status: outcomeOf(reply.response), response: reply.response };
+        }),
+      ),
+    );
+  };
+
+  const runPushed = (slot: Slot<TState>, command: Extract<ClientCommand, { route: unknown }>) => {
+    const { route } = command;
+    const prepared = command.message.prepareAggregateId(route.idField, {
+      generateIfMissing: route.generateIdIfMissing,
+    });
+    if (prepared.aggregateMeta.id !== slot.id) {
+      const refusal = Response.error({ code: "wrong_aggregate", expected: slot.id });
+      return refuse(slot, command.message.id, refusal, command.client);
+    }
+    return execute(slot, route.command, prepared, route.flow, command.client);
+  };
+
+  /** Records a refusal decided before the aggregate (the client's sequence moves on), unless already answered. */
+  const refuse = async (slot: Slot<TState>, messageId: string, refusal: Response, client: ClientSequence) => {
+    const carrier = Message.new("x3m.refused", { id: messageId, dryRun: false });
+    const stream = streamName(slot.id);
+    try {
+      const last = await store.clientSequence(stream, client.clientId);
+      if (client.seq > last + 1) {
+        return carrier.return(Response.error({ code: "sequence_gap", expected: last + 1, received: client.seq }));
+      }
+      const answered = await store.findAnswer(stream, messageId);
+      if (answered) return carrier.return(answered);
+      if (client.seq <= last) {
+        return carrier.return(Response.error({ code: "sequence_reused", seq: client.seq, last }));
+      }
+      await store.recordAnswer(stream, { messageId, response: refusal, client });
+    } catch (error) {
+      return failure(carrier, "save_failed", error);
+    }
+    return carrier.return(refusal);
+  };
+
+  const changes: SyncAggregate["changes"] = (aggregateId, { after, limit, clientId }) =>
+    enqueue(aggregateId, async () => {
+      const stream = streamName(aggregateId);
+      // Read together, between commands: every command up to `seq` has its events up to `version`.
+      const [events, version, seq] = await Promise.all([
+        store.read(stream, { from: after + 1, limit }),
+        store.version(stream),
+        store.clientSequence(stream, clientId),
+      ]);
+      const complete = (events.at(-1)?.version ?? after) >= version;
+      return complete ? { events, version, seq } : { events, version };
+    });
+
+  const sync: SyncAggregate = { key: Object.freeze({ aggregate: aggregate.name }), runClientCommands, changes };
+
+  const service = (route: AggregateRoute): ServiceHandler =>
+    markAggregateService(
+      (message) => {
+        const prepared = message.prepareAggregateId(route.idField, { generateIfMissing: route.generateIdIfMissing });
+        if (prepared.halted) return prepared;
+        const id = prepared.aggregateMeta.id as string;
+        return enqueue(id, (slot) => execute(slot, route.command, prepared, route.flow));
+      },
+      { aggregate: aggregate.name, route, key: sync.key },
+    );
 
   const getState = (aggregateId: string) =>
     enqueue(aggregateId, async (slot) => {
@@ -433,16 +604,17 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   return {
     onNew(command, { idField = "id" } = {}) {
       assertCommand(command);
-      return service(command, "onNew", idField, true);
+      return service({ flow: "onNew", command, idField, generateIdIfMissing: true });
     },
     on(command, { idField = "id" } = {}) {
       assertCommand(command);
-      return service(command, "on", idField, false);
+      return service({ flow: "on", command, idField, generateIdIfMissing: false });
     },
     onMaybeNew(command, { idField = "id", generateIdIfMissing = false } = {}) {
       assertCommand(command);
-      return service(command, "onMaybeNew", idField, generateIdIfMissing);
+      return service({ flow: "onMaybeNew", command, idField, generateIdIfMissing });
     },
+    sync,
     stateService({ idField = "id" } = {}) {
       return async (message) => {
         const prepared = message.prepareAggregateId(idField);

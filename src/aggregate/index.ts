@@ -1,3 +1,13 @@
+export {
+  type AggregateRoute,
+  type AggregateTarget,
+  aggregateTargetOf,
+  type ClientCommand,
+  type ClientCommandResult,
+  type ClientCommandStatus,
+  markAggregateService,
+  type SyncAggregate,
+} from "./client-commands.ts";
 export { defineAggregate, foldEvents, initialStateOf, runCommand } from "./define-aggregate.ts";
 export { type AggregateHost, createAggregateHost, type ServiceOptions } from "./host.ts";
 export type {
@@ -7,6 +17,7 @@ export type {
   UnloadDecision,
   WhenNotLoadedContext,
 } from "./host-options.ts";
+export { type Flow, isSuccess, mapResponse } from "./responses.ts";
 export type {
   AggregateDefinition,
   AggregateMessage,

@@ -6,6 +6,11 @@ export type Flow = "existing" | "new";
 /**
  * The original's response mapping, with versions: after a command, `ok` carries the aggregate's
  * version; `created` with the aggregate's own id carries it too; anything else is returned unchanged.
+ * Hosts apply it to every command's answer (an offline client's local runs too).
+ *
+ * @example
+ * import { mapResponse } from "x3m-system";
+ * mapResponse({ status: "ok" }, "existing", "acc-1", 4); // { status: "ok", version: 4 }
  */
 export function mapResponse(response: Response | null, flow: Flow, aggregateId: string, version: number): Response {
   if (response === null) return Responses.ok(undefined, version);
@@ -21,7 +26,13 @@ export function mapResponse(response: Response | null, flow: Flow, aggregateId: 
   return response;
 }
 
-/** Whether a response reports success (`ok` or `created`): only those are replaced by a dry run's answer. */
+/**
+ * Whether a response reports success (`ok` or `created`; `null`, no answer yet, counts as success).
+ *
+ * @example
+ * import { isSuccess } from "x3m-system";
+ * isSuccess({ status: "validation_error", issues: [] }); // false
+ */
 export function isSuccess(response: Response | null): boolean {
   return response === null || response.status === "ok" || response.status === "created";
 }

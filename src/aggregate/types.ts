@@ -68,6 +68,18 @@ export interface AggregateDefinition<TState, TEvent extends DomainEvent, TComman
   readonly commands: TCommands;
   /** Folds one event into the state. Pure. Unknown events should return the state unchanged. */
   readonly apply: (state: TState, event: TEvent) => TState;
+  /**
+   * Decides, inside the aggregate's host and with its current state, whether a command may run: `true`
+   * allows it, anything else denies it with `{ status: "error", reason }` (`false`, `null` and `undefined`
+   * become `"forbidden"`). It runs in the same turn as the command on every substrate (memory, Durable
+   * Objects, the browser's offline host), so the check and the command see the same state, with no extra
+   * round trip. A denial is a final answer: a re-delivered command gets it again. Re-delivered commands
+   * that were answered before get their first answer without this check.
+   *
+   * @example
+   * authorize: (msg, state) => state.owner === undefined || state.owner === (msg.assigns.principal as { user?: string })?.user,
+   */
+  readonly authorize?: (message: Message, state: TState) => unknown;
   /** Runs when a (non-dry-run) command's events are durable, before they are applied. */
   readonly commit?: (message: Message, state: TState) => void | Promise<void>;
   /** Runs instead of `commit` after a dry run that produced events (undo side effects of validation). */

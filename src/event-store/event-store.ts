@@ -18,6 +18,8 @@ export type ExpectedVersion =
   /** No check. */
   | "any";
 
+import type { Response } from "../response.ts";
+
 /** Metadata stored with each event; `messageId` makes command idempotency survive replays. */
 export interface EventMetadata {
   readonly messageId?: string;
@@ -59,6 +61,37 @@ export interface AppendOptions {
   readonly expectedVersion?: ExpectedVersion;
   /** Merged into every appended event's metadata. */
   readonly metadata?: EventMetadata;
+  /**
+   * The answer of the command that produced these events, recorded in the same atomic step: afterwards
+   * `findAnswer(stream, answer.messageId)` returns `answer.response` (the events' metadata carry
+   * `messageId` and `response`), and `clientSequence(stream, answer.client.clientId)` is `answer.client.seq`.
+   */
+  readonly answer?: CommandAnswer;
+}
+
+/**
+ * Which offline client pushed a command, and the command's place in that client's contiguous sequence on
+ * one stream (1, 2, 3…): the store keeps the last one per client and stream, so a re-pushed command is
+ * recognised however long ago it ran.
+ */
+export interface ClientSequence {
+  readonly clientId: string;
+  readonly seq: number;
+}
+
+/**
+ * How a command was answered, kept by the store so that a re-delivered command gets the same answer
+ * instead of running again, with no window: the answer lives as long as the stream's storage.
+ *
+ * @example
+ * await store.recordAnswer("account-1", { messageId: msg.id, response: { status: "validation_error", issues } });
+ * await store.findAnswer("account-1", msg.id); // { status: "validation_error", issues }
+ */
+export interface CommandAnswer {
+  readonly messageId: string;
+  readonly response: Response;
+  /** Set for commands pushed by an offline client: its sequence on the stream moves to `seq` atomically. */
+  readonly client?: ClientSequence;
 }
 
 export interface ReadOptions {
@@ -115,6 +148,16 @@ export interface EventStore extends EventSource {
   saveSnapshot(stream: string, snapshot: Snapshot): Promise<void>;
   /** The latest snapshot with this `schemaVersion`; snapshots of another schema are ignored. */
   loadSnapshot(stream: string, options: { readonly schemaVersion: number }): Promise<Snapshot | undefined>;
+  /**
+   * Records the answer of a command that appended nothing (a refusal, or a success with no events) and,
+   * for a client's command, moves that client's sequence: in one atomic step. Recording an answer for a
+   * message that already has one keeps the first.
+   */
+  recordAnswer(stream: string, answer: CommandAnswer): Promise<void>;
+  /** The answer recorded for `messageId` on `stream` (with events or without), or `undefined`. */
+  findAnswer(stream: string, messageId: string): Promise<Response | undefined>;
+  /** The last sequence number recorded for `clientId` on `stream`; 0 when there is none. */
+  clientSequence(stream: string, clientId: string): Promise<number>;
 }
 
 /** The `type` recorded for an event: its string `type` field, else `"unknown"`. */

@@ -1,6 +1,8 @@
 import { type Clock, systemClock } from "../clock.ts";
+import type { Response } from "../response.ts";
 import {
   type AppendOptions,
+  type CommandAnswer,
   type EventStore,
   eventTypeOf,
   type RecordedEvent,
@@ -26,6 +28,20 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
   const streams = new Map<string, RecordedEvent[]>();
   const snapshots = new Map<string, Snapshot[]>();
   const listeners = new Set<(events: readonly RecordedEvent[]) => void>();
+  /** Per stream: every command's answer (with or without events) and every client's last sequence. */
+  const answers = new Map<string, Map<string, Response>>();
+  const clients = new Map<string, Map<string, number>>();
+
+  const keep = (stream: string, answer: CommandAnswer, response: Response) => {
+    const byMessage = answers.get(stream) ?? new Map<string, Response>();
+    answers.set(stream, byMessage);
+    if (!byMessage.has(answer.messageId)) byMessage.set(answer.messageId, response);
+    if (answer.client) {
+      const byClient = clients.get(stream) ?? new Map<string, number>();
+      clients.set(stream, byClient);
+      byClient.set(answer.client.clientId, answer.client.seq);
+    }
+  };
 
   const versionOf = (stream: string) => (streams.get(stream)?.length ?? 0) - 1;
 
@@ -46,13 +62,14 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
     async lastPosition() {
       return log.length;
     },
-    async append(stream, events, { expectedVersion = "any", metadata = {} }: AppendOptions = {}) {
+    async append(stream, events, { expectedVersion = "any", metadata = {}, answer }: AppendOptions = {}) {
       const actual = versionOf(stream);
       if (!satisfiesExpectedVersion(expectedVersion, actual))
         return wrongExpectedVersion(stream, expectedVersion, actual);
       const recordedAt = clock.now();
+      const stored = answer ? { ...metadata, messageId: answer.messageId, response: answer.response } : metadata;
       // Events and metadata are copied before anything is written: what cannot be cloned fails the append cleanly.
-      const [copies, metadataCopy] = structuredClone([[...events], metadata] as const);
+      const [copies, metadataCopy] = structuredClone([[...events], stored] as const);
       const recorded = copies.map(
         (data, i): RecordedEvent => ({
           stream,
@@ -68,6 +85,7 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       streams.set(stream, existing);
       existing.push(...recorded);
       log.push(...recorded);
+      if (answer) keep(stream, answer, metadataCopy.response as Response);
       if (recorded.length > 0 && listeners.size > 0) {
         const published = structuredClone(recorded);
         for (const listener of listeners) {
@@ -105,6 +123,16 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
     async loadSnapshot(stream, { schemaVersion }) {
       const found = (snapshots.get(stream) ?? []).find((snapshot) => snapshot.schemaVersion === schemaVersion);
       return found && structuredClone(found);
+    },
+    async recordAnswer(stream, answer) {
+      keep(stream, answer, structuredClone(answer.response));
+    },
+    async findAnswer(stream, messageId) {
+      const found = answers.get(stream)?.get(messageId);
+      return found && structuredClone(found);
+    },
+    async clientSequence(stream, clientId) {
+      return clients.get(stream)?.get(clientId) ?? 0;
     },
     subscribe(listener) {
       listeners.add(listener);

@@ -262,6 +262,70 @@ export function eventStoreContract(makeStore: () => EventStore | Promise<EventSt
       }),
     },
     {
+      name: "answers: an append's answer and a recorded refusal are found by message id, per stream",
+      run: withStore(async (store) => {
+        equal(await store.findAnswer("acc-1", "m-1"), undefined, "nothing recorded yet");
+        const created = { status: "created", id: "acc-1", version: 0 } as const;
+        await store.append("acc-1", [{ type: "Opened" }], {
+          expectedVersion: "no_stream",
+          metadata: { correlationId: "c-1" },
+          answer: { messageId: "m-1", response: created },
+        });
+        const [event] = await store.read("acc-1");
+        equal(event?.metadata, { correlationId: "c-1", messageId: "m-1", response: created }, "metadata");
+        const refused = { status: "validation_error", issues: [{ message: "too much", path: ["amount"] }] } as const;
+        await store.recordAnswer("acc-1", { messageId: "m-2", response: refused });
+        equal(await store.findAnswer("acc-1", "m-1"), created, "answer of the append");
+        equal(await store.findAnswer("acc-1", "m-2"), refused, "recorded refusal");
+        equal(await store.findAnswer("acc-2", "m-2"), undefined, "answers belong to their stream");
+        equal(await store.version("acc-1"), 0, "a refusal appends nothing");
+        equal(await store.lastPosition(), 1, "nor moves the log");
+        await store.recordAnswer("acc-1", { messageId: "m-2", response: { status: "ok" } });
+        equal(await store.findAnswer("acc-1", "m-2"), refused, "the first answer stays");
+      }),
+    },
+    {
+      name: "answers: a refused append records nothing; answers outlive many later commands",
+      run: withStore(async (store) => {
+        await store.append("s", [{ type: "A" }], { answer: { messageId: "first", response: { status: "ok" } } });
+        const conflict = await store.append("s", [{ type: "B" }], {
+          expectedVersion: 5,
+          answer: { messageId: "lost", response: { status: "ok" }, client: { clientId: "c", seq: 1 } },
+        });
+        equal(conflict.ok, false, "the append is refused");
+        equal(await store.findAnswer("s", "lost"), undefined, "no answer for a refused append");
+        equal(await store.clientSequence("s", "c"), 0, "nor a sequence");
+        for (let i = 0; i < 1_200; i++) {
+          await store.recordAnswer("s", { messageId: `later-${i}`, response: { status: "ok", version: i } });
+        }
+        equal(await store.findAnswer("s", "first"), { status: "ok" }, "the first answer after 1,200 more");
+        equal(await store.findAnswer("s", "later-1199"), { status: "ok", version: 1199 }, "the last one");
+      }),
+    },
+    {
+      name: "client sequences move with the answer, per stream and client",
+      run: withStore(async (store) => {
+        equal(await store.clientSequence("s", "client-a"), 0, "none yet");
+        await store.append("s", [{ type: "A" }], {
+          answer: { messageId: "m-1", response: { status: "ok" }, client: { clientId: "client-a", seq: 1 } },
+        });
+        await store.recordAnswer("s", {
+          messageId: "m-2",
+          response: { status: "error", reason: "insufficient_funds" },
+          client: { clientId: "client-a", seq: 2 },
+        });
+        await store.recordAnswer("s", {
+          messageId: "m-3",
+          response: { status: "ok" },
+          client: { clientId: "client-b", seq: 1 },
+        });
+        equal(await store.clientSequence("s", "client-a"), 2, "client a");
+        equal(await store.clientSequence("s", "client-b"), 1, "client b");
+        equal(await store.clientSequence("other", "client-a"), 0, "sequences belong to their stream");
+        equal(await store.findAnswer("s", "m-2"), { status: "error", reason: "insufficient_funds" }, "answer");
+      }),
+    },
+    {
       name: "subscribers (when supported) hear committed events in position order",
       run: withStore(async (store) => {
         if (!store.subscribe) return;

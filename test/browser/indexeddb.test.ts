@@ -1,6 +1,7 @@
 // The IndexedDB adapter on each engine's real IndexedDB: every contract case runs inside a page, plus the
 // failures fake-indexeddb cannot show (a real quota, another tab's upgrade, real auto-commit).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { X3M_SCHEMA_VERSION } from "../../adapters/indexeddb/index.ts";
 import { checkpointStoreContract, eventStoreContract } from "../../src/testing/index.ts";
 import { itNeeds } from "./engine-gaps.ts";
 import { type BrowserHarness, ENGINE_LABEL, type Page, runScenario, startBrowserHarness } from "./harness.ts";
@@ -103,9 +104,9 @@ describe(`IndexedDB adapter in ${ENGINE_LABEL}`, () => {
     const holder = await harness.newPage();
     const upgrader = await harness.newPage();
     expect(await runScenario(holder, "holdStore", name)).toBe(true);
-    expect(await runScenario(upgrader, "upgrade", name)).toEqual({ version: 2, blocked: false });
+    expect(await runScenario(upgrader, "upgrade", name)).toEqual({ version: X3M_SCHEMA_VERSION + 1, blocked: false });
     const report = await runScenario<{ changes: number[]; append: Failure }>(holder, "heldReport");
-    expect(report.changes).toEqual([2]);
+    expect(report.changes).toEqual([X3M_SCHEMA_VERSION + 1]);
     expect(report.append).toMatchObject({ sdk: true, code: "STORAGE_FAILED", reason: "closed" });
     await holder.close();
     await upgrader.close();

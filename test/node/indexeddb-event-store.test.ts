@@ -2,7 +2,7 @@
 // what only this adapter promises: one transaction per append, typed failures, versionchange, shared transactions.
 
 import * as fake from "fake-indexeddb";
-import { openDB } from "idb";
+import { type OpenDBCallbacks, openDB } from "idb";
 import { describe, expect, it, vi } from "vitest";
 import {
   appendInTransaction,
@@ -13,7 +13,9 @@ import {
   openIndexedDbEventStore,
   readStreamInTransaction,
   streamVersionInTransaction,
+  X3M_SCHEMA_VERSION,
   X3M_STORES,
+  type X3mSchema,
 } from "../../adapters/indexeddb/index.ts";
 import { isSdkClientError, SdkErrorCode } from "../../src/index.ts";
 import { eventStoreContract, VirtualClock } from "../../src/testing/index.ts";
@@ -221,14 +223,14 @@ describe("IndexedDB event store: connections", () => {
       onVersionChange: (event) => changes.push(event.newVersion),
     });
     await store.append("s", [{ type: "A" }]);
-    const request = indexedDB.open("app", 2);
+    const request = indexedDB.open("app", X3M_SCHEMA_VERSION + 1);
     const upgraded = await new Promise<IDBDatabase>((resolve, reject) => {
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
       request.onblocked = () => reject(new Error("the upgrade is blocked by the store's connection"));
     });
-    expect(upgraded.version).toBe(2);
-    expect(changes).toEqual([2]);
+    expect(upgraded.version).toBe(X3M_SCHEMA_VERSION + 1);
+    expect(changes).toEqual([X3M_SCHEMA_VERSION + 1]);
     const error = await rejection(store.append("s", [{ type: "B" }]));
     expect(isSdkClientError(error) && error.code).toBe(SdkErrorCode.STORAGE_FAILED);
     expect(indexedDbFailureOf(error)).toBe("closed");
@@ -264,14 +266,19 @@ describe("IndexedDB event store: connections", () => {
   it("lives in an app's own database next to its read models, created by createX3mStores in the app's upgrade", async () => {
     const indexedDB = new fake.IDBFactory();
     vi.stubGlobal("indexedDB", indexedDB); // idb's openDB only knows the global factory
-    const upgrade = (db: Parameters<typeof createX3mStores>[0]) => {
-      createX3mStores(db);
+    interface AppSchema extends X3mSchema {
+      balances: { key: string; value: { account: string; balance: number } };
+    }
+    const upgrade: OpenDBCallbacks<AppSchema>["upgrade"] = (db, _old, _new, transaction) => {
+      createX3mStores(db, transaction);
       if (!db.objectStoreNames.contains("balances")) db.createObjectStore("balances", { keyPath: "account" });
     };
-    const v1 = await openDB("app", 1, { upgrade });
+    const v1 = await openDB<AppSchema>("app", 1, { upgrade });
     expect([...v1.objectStoreNames].sort()).toEqual([
       "balances",
+      "x3m_answers",
       "x3m_checkpoints",
+      "x3m_clients",
       "x3m_events",
       "x3m_outbox",
       "x3m_snapshots",
@@ -279,10 +286,10 @@ describe("IndexedDB event store: connections", () => {
       "x3m_sync",
     ]);
     const outbox = v1.transaction(X3M_STORES.outbox).store;
-    expect([outbox.keyPath, outbox.autoIncrement, [...outbox.indexNames]]).toEqual([
+    expect([outbox.keyPath, outbox.autoIncrement, [...outbox.indexNames].sort()]).toEqual([
       "seq",
       true,
-      ["by_status", "by_stream"],
+      ["by_failure", "by_message", "by_status", "by_stream"],
     ]);
     const store = await openIndexedDbEventStore({ db: v1 });
     await store.append("acc", [{ type: "Opened" }]);
@@ -291,10 +298,52 @@ describe("IndexedDB event store: connections", () => {
     expect(await v1.count(X3M_STORES.events)).toBe(1); // close() leaves the app's connection open
     v1.close();
     // Calling it again on a later upgrade keeps what is there.
-    const v2 = await openDB("app", 2, { upgrade });
+    const v2 = await openDB<AppSchema>("app", 2, { upgrade });
     expect((await openIndexedDbEventStore({ db: v2 }).then((s) => s.read("acc"))).length).toBe(1);
     v2.close();
     vi.stubGlobal("indexedDB", undefined);
+  });
+
+  it("upgrades a database made by the first layout: new stores and indexes, every event kept and its answer found", async () => {
+    const indexedDB = new fake.IDBFactory();
+    // The first release's layout (schema version 1), written by hand as it was.
+    const request = indexedDB.open("old", 1);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      const events = db.createObjectStore("x3m_events", { keyPath: "position" });
+      events.createIndex("by_stream", ["stream", "epoch", "version"], { unique: true });
+      db.createObjectStore("x3m_streams", { keyPath: "stream" });
+      db.createObjectStore("x3m_snapshots", { keyPath: ["stream", "schemaVersion"] });
+      db.createObjectStore("x3m_checkpoints", { keyPath: "name" });
+      const outbox = db.createObjectStore("x3m_outbox", { keyPath: "seq", autoIncrement: true });
+      outbox.createIndex("by_status", "status");
+      outbox.createIndex("by_stream", "stream");
+      db.createObjectStore("x3m_sync", { keyPath: "key" });
+      events.put({
+        position: 1,
+        stream: "acc",
+        epoch: 0,
+        version: 0,
+        type: "Opened",
+        data: { type: "Opened" },
+        metadata: { messageId: "m-1", response: { status: "created", id: "acc", version: 0 } },
+        recordedAt: 0,
+      });
+      db.createObjectStore("x3m_streams_placeholder"); // an app store of its own, untouched by the upgrade
+    };
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    old.transaction("x3m_streams", "readwrite").objectStore("x3m_streams").put({ stream: "acc", version: 0, epoch: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    old.close();
+    const store = await openIndexedDbEventStore({ indexedDB, name: "old" });
+    expect(store.db.version).toBe(X3M_SCHEMA_VERSION);
+    expect((await store.read("acc")).map((e) => e.type)).toEqual(["Opened"]);
+    expect(await store.findAnswer("acc", "m-1")).toEqual({ status: "created", id: "acc", version: 0 });
+    expect([...store.db.objectStoreNames]).toContain("x3m_streams_placeholder");
+    store.close();
   });
 
   it("refuses an app database without the x3m stores, and a runtime without IndexedDB", async () => {

@@ -218,7 +218,7 @@ describe("dispatch: refused before dispatch", () => {
   });
 
   it("400 for malformed JSON, a prototype key, wrong types, and envelopes that are answers", async () => {
-    expect(await refusal(await post("{ not json"))).toMatchObject({ status: 400, error: { code: "INVALID_MESSAGE" } });
+    expect(await refusal(await post("{ not json"))).toMatchObject({ status: 400, error: { code: "INVALID_JSON" } });
     const proto = '{"serviceName":"http_echo","id":"m-1","rawRequest":{"__proto__":{"admin":true}}}';
     expect(await refusal(await post(proto))).toMatchObject({ status: 400, error: { code: "FORBIDDEN_KEY" } });
     const wrongTypes = await refusal(await send({ serviceName: 42, id: "m-1", dryRun: "maybe" }));

@@ -11,6 +11,7 @@ declare namespace Cloudflare {
     ACCOUNT_EVENTS: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
     >;
+    CONNECTIONS: DurableObjectNamespace<import("./worker.ts").Connections>;
     SCHEDULER: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
     >;

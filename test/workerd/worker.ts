@@ -4,18 +4,23 @@ import {
   aggregateServices,
   createEdgeWorker,
   defineAggregateObject,
+  defineConnectionObject,
   defineEventStreamObject,
   defineSchedulerObject,
 } from "../../adapters/durable-objects/index.ts";
 import { createNode, defineRouter, type Response as X3mResponse } from "../../src/index.ts";
 import { account } from "../fixtures/account.ts";
+import { edgeClock, TEST_TICKET_SECRET } from "./edge-clock.ts";
 import { authenticateTestToken, websocketTestRouter } from "./edge-fixtures.ts";
 
 /** An empty SQLite-backed object: tests run store contracts inside it with `runInDurableObject`. */
 export class StoreProbe extends DurableObject {}
 
-/** The bank account of the test fixtures, one object per account, snapshots every 100 events. */
-export const AccountObject = defineAggregateObject(account, { snapshots: { every: 100, schemaVersion: 1 } });
+/** The bank account of the test fixtures, one object per account, snapshots every 100 events; commits poke connections. */
+export const AccountObject = defineAggregateObject(account, {
+  snapshots: { every: 100, schemaVersion: 1 },
+  connections: (env) => env.CONNECTIONS,
+});
 
 /** The committed events of every relayed account, in one gapless global order. */
 export const AccountEvents = defineEventStreamObject();
@@ -78,12 +83,24 @@ function httpTestRouters(env: Cloudflare.Env) {
   ];
 }
 
+const edgeOptions = {
+  clock: edgeClock,
+  routers: (env: Cloudflare.Env) => [websocketTestRouter(env), ...httpTestRouters(env)],
+  authenticate: authenticateTestToken,
+  trustedAssigns: ["locale"],
+  connections: (env: Cloudflare.Env) => env.CONNECTIONS,
+  tickets: { secret: () => TEST_TICKET_SECRET, ttlMs: 5_000 },
+  sync: {
+    aggregates: (env: Cloudflare.Env) => ({ account: env.ACCOUNTS }),
+    authorizePull: ({ principal }: { principal: { user?: unknown } }) => principal.user === "ada",
+  },
+};
+
+/** The edge's WebSocket connections (hibernatable), one object per principal. */
+export const Connections = defineConnectionObject(edgeOptions);
+
 /**
  * The edge Worker the endpoint tests reach through `exports.default`. Add your routers to the list; the WebSocket
  * tests use only the `ws_*` services.
  */
-export default createEdgeWorker({
-  routers: (env) => [websocketTestRouter(env), ...httpTestRouters(env)],
-  authenticate: authenticateTestToken,
-  trustedAssigns: ["locale"],
-});
+export default createEdgeWorker(edgeOptions);

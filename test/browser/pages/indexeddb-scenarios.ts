@@ -7,6 +7,7 @@ import {
   type IndexedDbEventStore,
   indexedDbFailureOf,
   openIndexedDbEventStore,
+  X3M_SCHEMA_VERSION,
   X3M_STORES,
   type X3mSchema,
 } from "../../../adapters/indexeddb/index.ts";
@@ -154,10 +155,10 @@ const scenarios = {
     return true;
   },
 
-  /** Page B: opens the same database at version 2 (another tab deploying a new schema). */
+  /** Page B: opens the same database one version up (another tab deploying a new schema). */
   async upgrade(name: string) {
     let blocked = false;
-    const db = await openDB(name, 2, {
+    const db = await openDB(name, X3M_SCHEMA_VERSION + 1, {
       blocked: () => {
         blocked = true;
       },
