@@ -47,7 +47,10 @@ export interface AggregateObjectRpc {
     aggregateId: string,
     request: { after: number; limit: number; clientId: string },
   ): Promise<{ events: RecordedEvent[]; version: number; seq?: number }>;
+  /** The aggregate's state and version, for the app's own code (no authorization: the caller is trusted). */
   state(aggregateId: string): Promise<{ state: unknown; version: number } | undefined>;
+  /** A client's read of the state (`{ state, version }` or `not_found`), under the aggregate's own `authorize`. */
+  read(call: { readonly envelope: MessageData; readonly idField?: string }): Promise<MessageData>;
   /** Pokes `watcher` (a connection object) whenever this aggregate commits events, until it stops tracking it. */
   watch(aggregateId: string, watcher: Watcher): Promise<void>;
   /** Confirmed events of the aggregate from version `from` (offline sync pulls them), and its version. */
@@ -169,6 +172,11 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     /** The aggregate's current state and version, or `undefined` when it does not exist. */
     async state(aggregateId: string) {
       return this.#host.getState(aggregateId);
+    }
+
+    async read(call: { readonly envelope: MessageData; readonly idField?: string }): Promise<MessageData> {
+      const reply = await this.#host.stateService({ idField: call.idField ?? "id" })(Message.parse(call.envelope));
+      return (reply as Message).toJSON();
     }
 
     async events(aggregateId: string, from: number, limit: number) {

@@ -20,6 +20,7 @@ export {
   readStreamInTransaction,
   streamVersionInTransaction,
 } from "./event-store-transaction.ts";
+export type { LiveOptions } from "./live-pokes.ts";
 // The offline sync client (offline-client.ts and its modules).
 export {
   type AggregateView,
@@ -31,7 +32,6 @@ export {
   type PendingCommand,
   type SyncStatus,
 } from "./offline-client.ts";
-export type { LiveOptions } from "./live-pokes.ts";
 export type { OutboxRow } from "./outbox.ts";
 export {
   type AnswerRow,

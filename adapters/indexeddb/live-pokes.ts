@@ -11,7 +11,9 @@ export interface LiveOptions {
    */
   readonly ticketUrl?: string;
   /** @default globalThis.WebSocket */
-  readonly WebSocket?: new (url: string) => WebSocket;
+  readonly WebSocket?: new (
+    url: string,
+  ) => WebSocket;
   /** A keep-alive ping (answered by the edge's runtime, without waking anything) this often. @default 30_000 */
   readonly pingEveryMs?: number;
 }

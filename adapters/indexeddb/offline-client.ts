@@ -20,8 +20,8 @@ import {
 } from "../../src/index.ts";
 import { coalesced } from "./coalesced.ts";
 import { type Doorbell, openDoorbell } from "./doorbell.ts";
-import { createLivePokes, type LiveOptions } from "./live-pokes.ts";
 import type { IndexedDbEventStore } from "./event-store.ts";
+import { createLivePokes, type LiveOptions } from "./live-pokes.ts";
 import { type OfflineStore, openOfflineStore, type StreamView } from "./offline-store.ts";
 import { countsInView, type OutboxRow } from "./outbox.ts";
 import { createSyncLoop, type SyncLoop } from "./sync-loop.ts";

@@ -21,6 +21,11 @@ import type { AnyAggregate, CommandNameOf, StateOf } from "./types.ts";
 
 const PAGE_SIZE = 1_000;
 
+/** A denial's answer, as a router's: `false`, `null` and `undefined` become `"forbidden"`. */
+function denial(verdict: unknown): Response {
+  return Response.error(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict);
+}
+
 /** The host's own storage failures: nothing was recorded, so the command can run again later. */
 function isTransientFailure(response: Response | null): boolean {
   const reason = response?.status === "error" ? (response.reason as { code?: unknown } | null) : null;
@@ -309,6 +314,16 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
 
   // ---- one command --------------------------------------------------------------------------------
 
+  /** The aggregate's own `authorize` on `state` (allowed without one); a throw denies. */
+  const authorizeOn = async (message: Message, state: TState): Promise<unknown> => {
+    if (!aggregate.authorize) return true;
+    try {
+      return await aggregate.authorize(message, state);
+    } catch {
+      return false;
+    }
+  };
+
   const failure = (message: Message, code: "load_failed" | "save_failed", error: unknown) =>
     message.error({ code, message: describeError(error).message });
 
@@ -382,19 +397,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     };
 
     // The aggregate's own authorization sees the state this command runs on, in the same turn.
-    if (aggregate.authorize) {
-      let verdict: unknown;
-      try {
-        verdict = await aggregate.authorize(message, current.state);
-      } catch {
-        verdict = false;
-      }
-      if (verdict !== true) {
-        discardIfNew();
-        return answer(
-          Response.error(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict),
-        );
-      }
+    const verdict = await authorizeOn(message, current.state);
+    if (verdict !== true) {
+      discardIfNew();
+      return answer(denial(verdict));
     }
 
     // The command starts clean: events (or a request) that arrived with the message are never persisted.
@@ -620,7 +626,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         const prepared = message.prepareAggregateId(idField);
         if (prepared.halted) return prepared;
         const current = await getState(prepared.aggregateMeta.id as string);
-        return current ? prepared.ok(current) : prepared.return(Response.notFound());
+        if (!current) return prepared.return(Response.notFound());
+        // A read is checked by the aggregate's own rule too, on the state it would show.
+        const verdict = await authorizeOn(prepared, current.state);
+        return verdict === true ? prepared.ok(current) : prepared.return(denial(verdict));
       };
     },
     getState,

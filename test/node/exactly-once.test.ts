@@ -158,6 +158,25 @@ describe("the aggregate's own authorization sees the state the command runs on",
     expect((await host.getState("w1"))?.state).toEqual({ owner: "bob", balance: 4 });
   });
 
+  it("reads through the host's state service are checked by the same rule", async () => {
+    const { node, host, ada, bob } = setup();
+    await node.dispatch(ada("open", { id: "w1" }));
+    const router = defineRouter({
+      name: "reads",
+      services: { wallet_state: host.stateService() },
+      authorize: () => true,
+    });
+    node.register(router);
+    expect((await node.dispatch(bob("wallet_state", { id: "w1" }))).response).toEqual({
+      status: "error",
+      reason: "forbidden",
+    });
+    expect((await node.dispatch(ada("wallet_state", { id: "w1" }))).response).toEqual({
+      status: "ok",
+      payload: { state: { owner: "ada", balance: 0 }, version: 0 },
+    });
+  });
+
   it("commands queued behind an owner change are checked against the new owner (same turn, no race)", async () => {
     const { node, host, ada } = setup();
     await node.dispatch(ada("open", { id: "w1" }));

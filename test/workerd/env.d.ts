@@ -12,6 +12,9 @@ declare namespace Cloudflare {
       import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
     >;
     CONNECTIONS: DurableObjectNamespace<import("./worker.ts").Connections>;
+    OWNED_ACCOUNTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
+    >;
     SCHEDULER: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
     >;

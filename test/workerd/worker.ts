@@ -9,7 +9,7 @@ import {
   defineSchedulerObject,
 } from "../../adapters/durable-objects/index.ts";
 import { createNode, defineRouter, type Response as X3mResponse } from "../../src/index.ts";
-import { account } from "../fixtures/account.ts";
+import { account, ownedAccount } from "../fixtures/account.ts";
 import { edgeClock, TEST_TICKET_SECRET } from "./edge-clock.ts";
 import { authenticateTestToken, websocketTestRouter } from "./edge-fixtures.ts";
 
@@ -21,6 +21,9 @@ export const AccountObject = defineAggregateObject(account, {
   snapshots: { every: 100, schemaVersion: 1 },
   connections: (env) => env.CONNECTIONS,
 });
+
+/** Accounts only their owner may command (the aggregate's own authorize), for the red-team tests. */
+export const OwnedAccountObject = defineAggregateObject(ownedAccount, { connections: (env) => env.CONNECTIONS });
 
 /** The committed events of every relayed account, in one gapless global order. */
 export const AccountEvents = defineEventStreamObject();
@@ -62,6 +65,7 @@ export const ReminderScheduler = defineSchedulerObject({
  */
 function httpTestRouters(env: Cloudflare.Env) {
   const accounts = aggregateServices(env.ACCOUNTS, account);
+  const owned = aggregateServices(env.OWNED_ACCOUNTS, ownedAccount);
   return [
     defineRouter({
       name: "http_tests",
@@ -73,6 +77,17 @@ function httpTestRouters(env: Cloudflare.Env) {
         http_mirror: (msg) => msg.return(msg.rawRequest.response as X3mResponse),
       },
       privateServices: { http_secret: (msg) => msg.ok("edge-internal only") },
+      authorize: (msg) => msg.assigns.principal !== undefined,
+    }),
+    defineRouter({
+      name: "owned_tests",
+      services: {
+        owned_open: owned.onNew("open"),
+        owned_deposit: owned.on("deposit"),
+        owned_withdraw: owned.on("withdraw"),
+        owned_state: owned.stateService(),
+      },
+      // Signed in is enough here: who may touch which account is the aggregate's own rule.
       authorize: (msg) => msg.assigns.principal !== undefined,
     }),
     defineRouter({
@@ -91,8 +106,18 @@ const edgeOptions = {
   connections: (env: Cloudflare.Env) => env.CONNECTIONS,
   tickets: { secret: () => TEST_TICKET_SECRET, ttlMs: 5_000 },
   sync: {
-    aggregates: (env: Cloudflare.Env) => ({ account: env.ACCOUNTS }),
-    authorizePull: ({ principal }: { principal: { user?: unknown } }) => principal.user === "ada",
+    aggregates: (env: Cloudflare.Env) => ({ account: env.ACCOUNTS, owned_account: env.OWNED_ACCOUNTS }),
+    // Plain accounts: Ada reads them all. Owned accounts: only their owner (read from the aggregate).
+    authorizePull: async (
+      { principal, aggregate, id }: { principal: { user?: unknown }; aggregate: string; id: string },
+      env: Cloudflare.Env,
+    ) => {
+      if (aggregate === "account") return principal.user === "ada";
+      const current = (await env.OWNED_ACCOUNTS.get(env.OWNED_ACCOUNTS.idFromName(id)).state(id)) as
+        | { state: { owner?: string } }
+        | undefined;
+      return current !== undefined && current.state.owner === principal.user;
+    },
   },
 };
 
