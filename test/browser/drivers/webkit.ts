@@ -129,11 +129,14 @@ class WebKitPage implements BrowserPage {
     this.#closed = true;
     this.owner.pages.delete(this);
     this.onClose?.();
-    if (this.owner.pages.size === 0) {
-      // Closing a session's last window would end the session: keep it, blank, for the next page.
-      await this.#session.on(this.window, (call) => call("POST", "/url", { url: "about:blank" })).catch(() => {});
-      this.owner.spare = this.window;
-      return;
+    // Closing a session's last window would end the session: a blank one is opened first, for the next
+    // page. (Navigating the page away instead is no close: WebKit may keep it in its back/forward cache.)
+    if (this.owner.pages.size === 0 && this.owner.spare === undefined) {
+      // From this window: WebDriver runs "new window" in the current one, which must still be open.
+      const blank = await this.#session
+        .on(this.window, (call) => call("POST", "/window/new", { type: "window" }))
+        .catch(() => undefined);
+      this.owner.spare = (blank as { handle: string } | undefined)?.handle;
     }
     await this.#session.on(this.window, (call) => call("DELETE", "/window")).catch(() => {});
     this.#session.forget(this.window);
@@ -172,10 +175,12 @@ export async function launchWebKit(webDriverPath: string): Promise<BrowserDriver
           owner = await openSession();
         }
         const current = owner;
+        // "New window" runs in the current window, which must be open: one of the pages'.
+        const from = [...current.pages][0]?.window;
         const window =
           current.spare ??
           (
-            (await current.session.on(undefined, (call) => call("POST", "/window/new", { type: "window" }))) as {
+            (await current.session.on(from, (call) => call("POST", "/window/new", { type: "window" }))) as {
               handle: string;
             }
           ).handle;
