@@ -8,6 +8,7 @@ import {
   defineConnectionObject,
   defineSchedulerObject,
   type EdgeWorkerOptions,
+  schedulerClient,
 } from "../adapters/durable-objects/index.ts";
 import { createNode, defineRouter, Message, type RawRequest } from "../src/index.ts";
 import { account } from "../test/fixtures/account.ts";
@@ -49,13 +50,10 @@ const accountRouter = (env: Env) => {
       // Deposits later, through the reminders object's alarm.
       deposit_later: async (msg) => {
         const { id, amount, inMs } = msg.rawRequest as RawRequest;
-        // The scheduled message runs later, inside the cluster: it carries the principal it was authorized with.
-        const deposit = Message.causedBy("deposit", msg, { rawRequest: { id, amount } }).assign(
-          "principal",
-          msg.assigns.principal,
-        );
-        const reminders = env.REMINDERS.get(env.REMINDERS.idFromName("playground"));
-        await reminders.schedule(deposit.toJSON(), { inMs: Number(inMs ?? 5_000) });
+        // A child of this request: it runs later on behalf of the same principal (the scheduler keeps it).
+        const deposit = Message.causedBy("deposit", msg, { rawRequest: { id, amount } });
+        const reminders = schedulerClient(env.REMINDERS.get(env.REMINDERS.idFromName("playground")));
+        await reminders.schedule(deposit, { inMs: Number(inMs ?? 5_000) });
         return msg.ok({ scheduled: deposit.id });
       },
     },

@@ -4,7 +4,6 @@ import {
   type CommandNameOf,
   Message,
   markAggregateService,
-  Response,
   type ServiceHandler,
   type SyncAggregate,
 } from "../../src/index.ts";

@@ -38,6 +38,7 @@ export { httpStatusOf } from "./http-endpoint.ts";
 export { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
 export {
   defineSchedulerObject,
+  runSchedulerAlarm,
   type SchedulerObjectClass,
   type SchedulerObjectOptions,
   type SchedulerObjectRpc,

@@ -240,7 +240,7 @@ export function createOfflineClient<const TAggregates extends Readonly<Record<st
     options.locks === undefined
       ? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
       : (options.locks ?? undefined);
-  const store: OfflineStore = openOfflineStore(options.store, clock);
+  const store: OfflineStore = openOfflineStore(options.store);
   const listeners = new Set<(status: SyncStatus) => void>();
   const rejectedListeners = new Set<(row: OutboxRow) => void>();
   const reported = new Set<string>();

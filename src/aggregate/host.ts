@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { ClientSequence, EventMetadata, RecordedEvent } from "../event-store/event-store.ts";
+import { logTo, silentLogger } from "../logger.ts";
 import { Message } from "../message.ts";
 import { Response } from "../response.ts";
 import type { ServiceHandler } from "../router.ts";
@@ -21,9 +22,9 @@ import type { AnyAggregate, CommandNameOf, StateOf } from "./types.ts";
 
 const PAGE_SIZE = 1_000;
 
-/** A denial's answer, as a router's: `false`, `null` and `undefined` become `"forbidden"`. */
+/** A denial's answer, as a router's (marked `denied`): `false`, `null` and `undefined` become `"forbidden"`. */
 function denial(verdict: unknown): Response {
-  return Response.error(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict);
+  return Response.denied(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict);
 }
 
 /** The host's own storage failures: nothing was recorded, so the command can run again later. */
@@ -123,6 +124,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   const remember = (processed: Map<string, Response>, messageId: string, response: Response) => {
     processed.delete(messageId);
     processed.set(messageId, response);
+    if (processed.size <= idempotencyWindow) return;
     for (const oldest of processed.keys()) {
       if (processed.size <= idempotencyWindow) break;
       processed.delete(oldest);
@@ -383,7 +385,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     } else {
       let found: boolean;
       try {
-        found = await hydrate(slot);
+        found = slot.loaded !== undefined || (await hydrate(slot));
       } catch (error) {
         return failure(message, "load_failed", error);
       }
@@ -397,7 +399,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     };
 
     // The aggregate's own authorization sees the state this command runs on, in the same turn.
-    const verdict = await authorizeOn(message, current.state);
+    const verdict = aggregate.authorize ? await authorizeOn(message, current.state) : true;
     if (verdict !== true) {
       discardIfNew();
       return answer(denial(verdict));
@@ -410,7 +412,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       valid: true,
       aggregateMeta: { ...message.aggregateMeta, version: current.version },
     });
-    telemetry.emit("handle_msg", {}, { aggregate: aggregate.name, command, message: before });
+    if (telemetry.active) telemetry.emit("handle_msg", {}, { aggregate: aggregate.name, command, message: before });
     let result: Message;
     try {
       result = await runCommand(aggregate, command, before, current.state);
@@ -495,7 +497,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         return failure(before, "save_failed", error);
       }
     }
-    await hook("commit", () => aggregate.commit?.(result, current.state));
+    if (aggregate.commit) await hook("commit", () => aggregate.commit?.(result, current.state));
     const fromVersion = current.version;
     remember(current.processed, message.id, response);
     slot.loaded = {
@@ -503,8 +505,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       version: saved.version,
       processed: current.processed,
     };
-    await hook("saveState", () => options.saveState?.(slot.id, slot.loaded as LoadedAggregate<TState>, result));
-    await hook("snapshot", () => snapshotIfDue(slot, fromVersion));
+    if (options.saveState) {
+      await hook("saveState", () => options.saveState?.(slot.id, slot.loaded as LoadedAggregate<TState>, result));
+    }
+    if (options.snapshots) await hook("snapshot", () => snapshotIfDue(slot, fromVersion));
     applyUnloadRules(slot, events);
     return result.return(response);
   };
@@ -512,6 +516,15 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   /** The original logs re-deliveries; here they reach telemetry (and the logger, when one listens). */
   const warnRedelivered = (message: Message) => {
     if (telemetry.active) telemetry.emit("message_redelivered", {}, { aggregate: aggregate.name, message });
+    logTo(options.logger ?? silentLogger, "warn", "already_processed", `message ${message.id} already processed`, {
+      context: message.logContext,
+      data: {
+        aggregate: aggregate.name,
+        id: message.aggregateMeta.id,
+        service: message.serviceName,
+        messageId: message.id,
+      },
+    });
   };
 
   const runClientCommands = (aggregateId: string, commands: readonly ClientCommand[]) => {

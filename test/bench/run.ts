@@ -6,6 +6,7 @@
 import { aggregatesBench } from "./aggregates.ts";
 import { dispatchBench } from "./dispatch.ts";
 import { durableObjectsBench } from "./durable-objects.ts";
+import { edgeBench } from "./edge.ts";
 import { indexedDbBench } from "./indexeddb.ts";
 import { schedulerBench } from "./scheduler.ts";
 import { syncBench } from "./sync.ts";
@@ -18,6 +19,8 @@ console.log("");
 await schedulerBench();
 console.log("");
 await durableObjectsBench();
+console.log("");
+await edgeBench();
 console.log("");
 await tabsBench();
 console.log("");

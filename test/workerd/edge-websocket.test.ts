@@ -164,10 +164,12 @@ describe("edge WebSocket endpoint: the Worker as a node", () => {
     await node.close();
   });
 
-  it("keeps private services unreachable: a hand-made request is answered service_unavailable", async () => {
+  it("keeps private services unreachable: a hand-made request is answered as for a service nobody offers", async () => {
     const raw = await rawClient();
     const reply = await raw.replyTo(raw.request("ws_secret"));
-    expect(reply.envelope.response).toEqual({ status: "service_unavailable", service: "ws_secret" });
+    const nobody = await raw.replyTo(raw.request("ws_nobody_offers_this"));
+    expect(reply.envelope.response).toEqual({ status: "service_unavailable", service: "ws_secret", unknown: true });
+    expect(nobody.envelope.response).toEqual({ ...reply.envelope.response, service: "ws_nobody_offers_this" });
     raw.close();
   });
 

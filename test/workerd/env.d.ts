@@ -18,6 +18,9 @@ declare namespace Cloudflare {
     SCHEDULER: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
     >;
+    GUARDED_SCHEDULER: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
+    >;
   }
   // The main module's exports, so `exports.default` from "cloudflare:workers" is typed as a Fetcher.
   interface GlobalProps {

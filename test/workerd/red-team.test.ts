@@ -293,13 +293,13 @@ describe("red team: the WebSocket", () => {
         | { envelope: { response: { status: string; reason?: unknown } } }
         | undefined;
     await eventually("every answer", () => ["cross", "forged", "preset", "after"].every((a) => replyTo(a)), 20_000);
-    expect(replyTo("cross")?.envelope.response).toEqual({ status: "error", reason: "forbidden" });
-    expect(replyTo("forged")?.envelope.response).toEqual({ status: "error", reason: "forbidden" });
+    expect(replyTo("cross")?.envelope.response).toEqual({ status: "error", reason: "forbidden", denied: true });
+    expect(replyTo("forged")?.envelope.response).toEqual({ status: "error", reason: "forbidden", denied: true });
     expect(replyTo("preset")?.envelope.response).toMatchObject({
       status: "error",
       reason: { code: "INVALID_MESSAGE" },
     });
-    expect(replyTo("after")?.envelope.response).toEqual({ status: "error", reason: "forbidden" }); // a read is denied too
+    expect(replyTo("after")?.envelope.response).toEqual({ status: "error", reason: "forbidden", denied: true }); // a read is denied too
     ws.close(1000, "done");
     await untouched();
   });

@@ -8,10 +8,11 @@ import {
   defineEventStreamObject,
   defineSchedulerObject,
 } from "../../adapters/durable-objects/index.ts";
-import { createNode, defineRouter, type Response as X3mResponse } from "../../src/index.ts";
+import { createNode, defaultServiceResponded, defineRouter, type Response as X3mResponse } from "../../src/index.ts";
 import { account, ownedAccount } from "../fixtures/account.ts";
 import { edgeClock, TEST_TICKET_SECRET } from "./edge-clock.ts";
 import { authenticateTestToken, websocketTestRouter } from "./edge-fixtures.ts";
+import { guardedBankRouter } from "./guarded-bank.ts";
 
 /** An empty SQLite-backed object: tests run store contracts inside it with `runInDurableObject`. */
 export class StoreProbe extends DurableObject {}
@@ -55,6 +56,26 @@ export const ReminderScheduler = defineSchedulerObject({
   scheduler: {
     retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
     serviceResponded: (m) => (m.response?.status === "error" ? "retry" : "done"),
+  },
+});
+
+/**
+ * Delivers into the guarded bank (its router lets only Ada in) with the default verdicts, except that a
+ * service answering "first attempt" is retried with the original's redelivered flag; small pages (5).
+ */
+export const GuardedScheduler = defineSchedulerObject({
+  createDispatcher(env) {
+    const node = createNode({ id: "guarded-scheduler", announceIntervalMs: 0 });
+    node.register(guardedBankRouter(env));
+    return node;
+  },
+  scheduler: {
+    maxInMemory: 5,
+    retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+    serviceResponded: (m) =>
+      m.response?.status === "error" && m.response.reason === "first attempt"
+        ? { retryInMs: 1, message: m.assign("redelivered", true) }
+        : defaultServiceResponded(m),
   },
 });
 
