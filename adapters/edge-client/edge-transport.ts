@@ -13,9 +13,13 @@ import {
 export interface EdgeSocket {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Sends one text frame. */
   send(data: string): void;
+  /** Closes the socket (browsers accept the codes 1000 and 3000–4999). */
   close(code?: number, reason?: string): void;
+  /** Hears the socket open, close or fail. */
   addEventListener(type: "open" | "close" | "error", listener: () => void): void;
+  /** Hears each frame; text frames carry a string. */
   addEventListener(type: "message", listener: (event: { readonly data: unknown }) => void): void;
 }
 
@@ -35,7 +39,12 @@ export interface EdgeTransportOptions {
    * up to half at random so clients dropped together (an edge deploy) do not come back together.
    * `random: () => 0` makes the delays exact. @default { initialMs: 500, maxMs: 30_000, random: Math.random }
    */
-  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly random?: () => number };
+  readonly backoff?: {
+    readonly initialMs?: number;
+    readonly maxMs?: number;
+    /** A number in [0, 1): how much of each delay is cut. */
+    readonly random?: () => number;
+  };
   /** Times the reconnections. @default systemClock */
   readonly clock?: Clock;
 }
