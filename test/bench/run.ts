@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: the dispatch, aggregate, scheduler and Durable Objects suites, then the browser ones
+ * `npm run bench`: the dispatch, aggregate, scheduler, Durable Objects and sharded-stream suites, then the browser ones
  * (cross-tab round trips, IndexedDB appends, offline sync) in headless Chromium. Not a test.
  */
 import { aggregatesBench } from "./aggregates.ts";
 import { dispatchBench } from "./dispatch.ts";
 import { durableObjectsBench } from "./durable-objects.ts";
+import { eventStreamsBench } from "./event-streams.ts";
 import { indexedDbBench } from "./indexeddb.ts";
 import { schedulerBench } from "./scheduler.ts";
 import { syncBench } from "./sync.ts";
@@ -17,6 +18,8 @@ console.log("");
 await schedulerBench();
 console.log("");
 await durableObjectsBench();
+console.log("");
+await eventStreamsBench();
 console.log("");
 await tabsBench();
 console.log("");
