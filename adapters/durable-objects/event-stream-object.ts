@@ -103,9 +103,9 @@ export function defineEventStreamObject(options: EventStreamObjectOptions = {}):
       }
       const { sql } = this.ctx.storage;
       return this.ctx.storage.transactionSync(() => {
-        const before = this.#last();
+        let added = 0;
         for (const event of events) {
-          sql.exec(
+          const { rowsWritten } = sql.exec(
             `INSERT INTO x3m_stream_log (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (stream, version) DO NOTHING`,
             event.stream,
@@ -115,9 +115,10 @@ export function defineEventStreamObject(options: EventStreamObjectOptions = {}):
             JSON.stringify(event.metadata),
             event.recordedAt,
           );
+          // A duplicate writes nothing; a new event writes its row (and its index entry, also counted).
+          if (rowsWritten > 0) added++;
         }
-        // Positions are gapless and only this call writes: the new rows are the positions it added.
-        return this.#last() - before;
+        return added;
       });
     }
 
