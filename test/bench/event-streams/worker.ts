@@ -83,11 +83,19 @@ async function ingestLoop(
   return { ms: performance.now() - start, bytes: storage.sql.databaseSize - size };
 }
 
-function rawInsert(storage: DurableObjectStorage, events: RecordedEvent[]): number {
+/**
+ * The baselines' write: each event a plain INSERT, in one `transactionSync` per call; with `dedup`, into a
+ * table with the same (stream, version) unique index and `ON CONFLICT DO NOTHING` as a shard (the same
+ * work by hand).
+ */
+function rawInsert(storage: DurableObjectStorage, events: RecordedEvent[], dedup = false): number {
+  const insert = dedup
+    ? "INSERT INTO raw_dedup (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream, version) DO NOTHING"
+    : "INSERT INTO raw_log (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)";
   storage.transactionSync(() => {
     for (const e of events) {
       storage.sql.exec(
-        "INSERT INTO raw_log (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+        insert,
         e.stream,
         e.version,
         e.type,
@@ -127,18 +135,27 @@ export class RawSink extends DurableObject<Env> {
   readonly #meter = new Meter();
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
-      `CREATE TABLE IF NOT EXISTS raw_log (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL,
-       type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL)`,
-    );
+    for (const [table, unique] of [
+      ["raw_log", ""],
+      ["raw_dedup", ", UNIQUE (stream, version)"],
+    ]) {
+      ctx.storage.sql.exec(
+        `CREATE TABLE IF NOT EXISTS ${table} (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL,
+         type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL${unique})`,
+      );
+    }
   }
   ingest(events: RecordedEvent[]): number {
     this.#meter.add(events.length);
     return rawInsert(this.ctx.storage, events);
   }
-  /** The baseline of `ingestLoop`: the same rows, plain INSERTs in one `transactionSync` per call. */
-  async ingestLoop(calls: number, perCall: number, tag: string): Promise<LoopResult> {
-    return ingestLoop(this.ctx.storage, (events) => rawInsert(this.ctx.storage, events), { calls, perCall, tag });
+  /** The baselines of `ingestLoop`: the same rows as plain INSERTs, with or without the shard's unique index. */
+  async ingestLoop(calls: number, perCall: number, tag: string, dedup: boolean): Promise<LoopResult> {
+    return ingestLoop(this.ctx.storage, (events) => rawInsert(this.ctx.storage, events, dedup), {
+      calls,
+      perCall,
+      tag,
+    });
   }
   stats(): SinkStats {
     return this.#meter.take(this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM raw_log").toArray()[0]?.n as number);
@@ -161,11 +178,6 @@ export class Relayer extends DurableObject<Env> {
     for (let i = 0; i < events; i++) {
       await this.#store.append(stream, [{ type: "Deposited", amount: 1 }], { metadata: commandMetadata(i) });
     }
-  }
-
-  /** The empty call: what every relay call pays on top of its work. */
-  ping(): number {
-    return 0;
   }
 
   /** Relays the whole outbox to `target`; answers how many rows are left (0 unless a send failed). */
@@ -212,23 +224,23 @@ export default {
           const left = await Promise.all(all.map((i) => relayer(env, i).relay(target)));
           return Response.json({ left: left.reduce((a, b) => a + b, 0) });
         }
-        case "/ping":
-          await Promise.all(all.map((i) => relayer(env, i).ping()));
-          return Response.json({ ok: true });
-        // One object times its own ingest calls (no relay, no RPC): `target` is "raw" or "shards-1".
+        // One object times its own ingest calls (no relay, no RPC): `raw`, `raw-dedup` or `shards-1`.
         case "/loop": {
           const calls = Number(url.searchParams.get("calls"));
           const perCall = Number(url.searchParams.get("perCall"));
-          const sink =
-            target === "raw"
-              ? env.RAW_SINK.get(env.RAW_SINK.idFromName("loop"))
-              : env.EVENTS_1.get(env.EVENTS_1.idFromName("loop"));
-          return Response.json(await sink.ingestLoop(calls, perCall, tag));
+          const kind = url.searchParams.get("target");
+          if (kind === "shards-1") {
+            return Response.json(
+              await env.EVENTS_1.get(env.EVENTS_1.idFromName("loop")).ingestLoop(calls, perCall, tag),
+            );
+          }
+          const raw = env.RAW_SINK.get(env.RAW_SINK.idFromName("loop"));
+          return Response.json(await raw.ingestLoop(calls, perCall, tag, kind === "raw-dedup"));
         }
         case "/stats":
           return Response.json(await sinks(env, target));
         default:
-          return new Response("x3m-system stream benchmark worker: /seed, /relay, /stats", { status: 404 });
+          return new Response("x3m-system stream benchmark worker: /seed, /relay, /stats, /loop", { status: 404 });
       }
     } catch (error) {
       return Response.json(
