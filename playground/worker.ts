@@ -5,7 +5,10 @@ import {
   aggregateServices,
   createEdgeWorker,
   defineAggregateObject,
+  defineConnectionObject,
   defineSchedulerObject,
+  type EdgeWorkerOptions,
+  schedulerClient,
 } from "../adapters/durable-objects/index.ts";
 import { createNode, defineRouter, Message, type RawRequest } from "../src/index.ts";
 import { account } from "../test/fixtures/account.ts";
@@ -14,12 +17,21 @@ interface Env {
   ACCOUNTS: DurableObjectNamespace<
     import("../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
   >;
+  CONNECTIONS: DurableObjectNamespace<
+    import("../adapters/durable-objects/index.ts").ConnectionObjectRpc & Rpc.DurableObjectBranded
+  >;
+  /** Signs WebSocket tickets (wrangler.toml [vars] for the local playground; `wrangler secret put` for real). */
+  X3M_TICKET_SECRET: string;
   REMINDERS: DurableObjectNamespace<
     import("../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
   >;
 }
 
-export const AccountObject = defineAggregateObject(account, { snapshots: { every: 50, schemaVersion: 1 } });
+// Every commit pokes the live connections of the clients that track the account.
+export const AccountObject = defineAggregateObject<typeof account, Env>(account, {
+  snapshots: { every: 50, schemaVersion: 1 },
+  connections: (env) => env.CONNECTIONS,
+});
 
 const accountRouter = (env: Env) => {
   const accounts = aggregateServices(env.ACCOUNTS, account);
@@ -38,13 +50,10 @@ const accountRouter = (env: Env) => {
       // Deposits later, through the reminders object's alarm.
       deposit_later: async (msg) => {
         const { id, amount, inMs } = msg.rawRequest as RawRequest;
-        // The scheduled message runs later, inside the cluster: it carries the principal it was authorized with.
-        const deposit = Message.causedBy("deposit", msg, { rawRequest: { id, amount } }).assign(
-          "principal",
-          msg.assigns.principal,
-        );
-        const reminders = env.REMINDERS.get(env.REMINDERS.idFromName("playground"));
-        await reminders.schedule(deposit.toJSON(), { inMs: Number(inMs ?? 5_000) });
+        // A child of this request: it runs later on behalf of the same principal (the scheduler keeps it).
+        const deposit = Message.causedBy("deposit", msg, { rawRequest: { id, amount } });
+        const reminders = schedulerClient(env.REMINDERS.get(env.REMINDERS.idFromName("playground")));
+        await reminders.schedule(deposit, { inMs: Number(inMs ?? 5_000) });
         return msg.ok({ scheduled: deposit.id });
       },
     },
@@ -61,16 +70,21 @@ export const Reminders = defineSchedulerObject<Env>({
   },
 });
 
-export default createEdgeWorker<Env>({
+const edge: EdgeWorkerOptions<Env> = {
   routers: (env) => [accountRouter(env)],
-  // A demo token; a real app verifies a session or a JWT here, before anything else is read.
+  // A demo token; a real app verifies a session or a JWT here, before anything else is read. Headers only:
+  // the page opens its WebSocket with a short-lived ticket (tickets below), never with a token in the URL.
   authenticate: (request) =>
-    request.headers.get("authorization") === "Bearer playground" ||
-    new URL(request.url).searchParams.get("token") === "playground"
-      ? { user: "playground" }
-      : null,
+    request.headers.get("authorization") === "Bearer playground" ? { user: "playground" } : null,
+  connections: (env) => env.CONNECTIONS,
+  tickets: { secret: (env) => env.X3M_TICKET_SECRET },
   sync: {
     aggregates: (env) => ({ account: env.ACCOUNTS }),
     authorizePull: ({ principal }) => principal.user === "playground",
   },
-});
+};
+
+/** The edge's WebSocket connections (hibernatable; one object per principal). */
+export const Connections = defineConnectionObject(edge);
+
+export default createEdgeWorker(edge);

@@ -15,4 +15,19 @@ const offline = await import("x3m-system/indexeddb");
 assert.equal(typeof tabs.broadcastChannelTransport, "function");
 assert.equal(typeof offline.createOfflineClient, "function");
 assert.equal(typeof offline.openIndexedDbEventStore, "function");
+// The OpenTelemetry entry point loads with its optional peer installed, and records through the global (no-op) tracer.
+const otel = await import("x3m-system/opentelemetry");
+const traced = createNode({ clock: new VirtualClock() });
+const stopRecording = otel.recordSpans(traced.telemetry);
+traced.register(
+  defineRouter({
+    name: "traced",
+    services: otel.withMessageContext({ ping: (msg) => msg.ok() }),
+    authorize: () => true,
+  }),
+);
+assert.equal((await traced.dispatch(otel.stampTraceparent(Message.new("ping")))).response?.status, "ok");
+stopRecording();
+await traced.close();
+console.log("package check: x3m-system/opentelemetry imports from dist/");
 console.log("package check: x3m-system, /testing, /broadcast-channel and /indexeddb import from dist/");

@@ -55,3 +55,10 @@ export function isSdkClientError(error: unknown): error is SdkClientError {
 export type Result<TValue, TError = SdkClientError> =
   | { ok: true; value: TValue; error?: never }
   | { ok: false; value?: never; error: TError };
+
+/** JSON-safe description of something thrown (a handler's exception, a transport's failure). */
+export function describeError(error: unknown): { name: string; message: string } {
+  return error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: "Error", message: String(error) };
+}

@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
+import type { AnnouncedService, TopicSubscription } from "./announced.ts";
 import { type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
-import type { TopicSubscription } from "./mesh/pubsub.ts";
 import { type Message, messageFromWire } from "./message.ts";
 import { exceedsBytes, parseJsonSafely } from "./safe-json.ts";
 import { idSchema, messageDataSchema, nameSchema } from "./wire-schema.ts";
@@ -11,11 +11,7 @@ export const PROTOCOL_VERSION = 1;
 /** Default largest frame a node accepts or sends: 1 MiB of UTF-8. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
-/** A service a node offers, as announced to peers. */
-export interface AnnouncedService {
-  readonly name: string;
-  readonly router: string;
-}
+export type { AnnouncedService } from "./announced.ts";
 
 export interface AnnounceFrame {
   readonly kind: "announce";

@@ -1,7 +1,7 @@
 /** @module x3m-system: messages, routers, a service registry and a dispatcher that run in browsers, Workers and Node. */
 export * from "./aggregate/index.ts";
 export { admitClientMessage, clientAssigns, type Principal } from "./client-envelope.ts";
-export { type Clock, systemClock } from "./clock.ts";
+export { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "./clock.ts";
 export { isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
 export * from "./event-store/index.ts";
 export {
@@ -20,6 +20,7 @@ export {
   runWithLogContext,
   setLogContextStorage,
 } from "./log-context.ts";
+export { type LogEntry, type Logger, type LogLevel, levelFilter, silentLogger } from "./logger.ts";
 export {
   type AclCall,
   type AclOptions,
@@ -53,7 +54,10 @@ export {
   type NewMessageOptions,
   type RawRequest,
 } from "./message.ts";
-export { createNode, type DispatchOptions, type NodeOptions, type SystemNode } from "./node.ts";
+export type { DispatchOptions } from "./node/caller.ts";
+export type { AuthorizedAnswer } from "./node/dispatch.ts";
+export { createNode } from "./node/node.ts";
+export type { NodeOptions, SystemNode } from "./node/system-node.ts";
 export { type NodeOrder, randomOrder, roundRobinOrder } from "./node-order.ts";
 export * from "./projector/index.ts";
 export { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";

@@ -49,3 +49,17 @@ export function currentLogContext(): LogContext {
 export function runWithLogContext<TResult>(context: LogContext, fn: () => TResult): TResult {
   return storage.run(context, fn);
 }
+
+/**
+ * @internal Runs `fn(first, second)` in `context`: directly when `context` is already the current one (entering the
+ * context that is current changes nothing, and skips a closure and the storage's bookkeeping on the
+ * dispatcher's hot path).
+ */
+export function callInLogContext<TFirst, TSecond, TResult>(
+  context: LogContext,
+  fn: (first: TFirst, second: TSecond) => TResult,
+  first: TFirst,
+  second: TSecond,
+): TResult {
+  return context === storage.get() ? fn(first, second) : storage.run(context, () => fn(first, second));
+}

@@ -1,9 +1,8 @@
+import { type AnnouncedService, LOCAL } from "./announced.ts";
 import { SdkClientError, SdkErrorCode } from "./errors.ts";
-import type { AnnouncedService } from "./frames.ts";
 import type { AnyRouter, ServiceEntry } from "./router.ts";
 
-/** The node name a local provider is reported under (the original's `:local`). */
-export const LOCAL = "local";
+export { LOCAL } from "./announced.ts";
 
 /** A node that offers a service, with the name of the router that serves it there. */
 export interface Provider {
@@ -25,6 +24,8 @@ export class ServiceRegistry {
   private readonly local = new Map<string, LocalService>();
   private readonly remote = new Map<string, Map<string, string>>();
   private readonly servicesByNode = new Map<string, readonly AnnouncedService[]>();
+  /** Every service name a peer announced since this node started (local names stay in `local`). */
+  private readonly announced = new Set<string>();
 
   /** Registers every service of `router`; returns its public and private maps (service → router). */
   registerLocal(router: AnyRouter): { public: Record<string, string>; private: Record<string, string> } {
@@ -72,6 +73,7 @@ export class ServiceRegistry {
       const nodes = this.remote.get(name) ?? new Map<string, string>();
       this.remote.set(name, nodes);
       nodes.set(node, router);
+      this.announced.add(name);
     }
   }
 
@@ -95,6 +97,17 @@ export class ServiceRegistry {
     const nodes = this.remote.get(service);
     if (!nodes) return [];
     return [...nodes].map(([node, router]) => ({ node, router }));
+  }
+
+  /**
+   * Whether this node has ever heard of `service`: registered here (with `"public"`: as a public service),
+   * or announced by a peer since the node started (also one that left since). A name it never heard of is
+   * most likely mistyped. The names announced are kept for the node's lifetime (one entry per name).
+   */
+  knows(service: string, visibility: "all" | "public" = "all"): boolean {
+    const local = this.local.get(service);
+    if (local && (visibility === "all" || local.entry.visibility === "public")) return true;
+    return this.announced.has(service);
   }
 
   /** The remote table as plain data: service → node → router. */

@@ -1,3 +1,5 @@
+import { SdkClientError, SdkErrorCode } from "./errors.ts";
+
 /** A validation issue, JSON-safe: where (`path`) and what (`message`). */
 export interface ValidationIssue {
   readonly message: string;
@@ -23,6 +25,12 @@ export interface CreatedResponse {
 export interface ServiceUnavailableResponse {
   readonly status: "service_unavailable";
   readonly service: string;
+  /**
+   * `true` when the answering node has never heard of the service (no router there registered it and no
+   * peer announced it since the node started): most likely a mistyped name, not an outage. Absent: the
+   * service is known but no provider can be reached now.
+   */
+  readonly unknown?: true;
 }
 export interface ServiceTimeoutResponse {
   readonly status: "service_timeout";
@@ -45,6 +53,11 @@ export interface UnauthorizedResponse {
 export interface ErrorResponse {
   readonly status: "error";
   readonly reason: unknown;
+  /**
+   * `true` when a router's `authorize` refused the call (whatever the `reason`), so a denial can be told
+   * from a handler's error (the edge answers it 403). Absent on every other error.
+   */
+  readonly denied?: true;
 }
 export interface TryAnotherNodeResponse {
   readonly status: "try_another_node";
@@ -92,6 +105,13 @@ function guard<TStatus extends ResponseStatus>(status: TStatus) {
     typeof response === "object" && response !== null && (response as { status?: unknown }).status === status;
 }
 
+function invalidTimeout(timeoutMs: unknown): never {
+  throw new SdkClientError(
+    SdkErrorCode.INVALID_OPTIONS,
+    `a service_timeout carries the finite limit that expired, not ${String(timeoutMs)}`,
+  );
+}
+
 /**
  * Constructors and type guards for every `Response` shape.
  *
@@ -109,13 +129,22 @@ export const Response = {
   created(id: string, version?: number): CreatedResponse {
     return version === undefined ? { status: "created", id } : { status: "created", id, version };
   },
+  /** No provider can be reached now for a service this node knows of. */
   serviceUnavailable: (service: string): ServiceUnavailableResponse => ({ status: "service_unavailable", service }),
-  serviceTimeout: (service: string, messageId: string, timeoutMs: number): ServiceTimeoutResponse => ({
-    status: "service_timeout",
+  /** The node has never heard of `service` (`unknown: true`): most likely a mistyped name; the edge answers 404. */
+  unknownService: (service: string): ServiceUnavailableResponse => ({
+    status: "service_unavailable",
     service,
-    messageId,
-    timeoutMs,
+    unknown: true,
   }),
+  /**
+   * No answer within `timeoutMs`. Throws `INVALID_OPTIONS` for a limit that is not a finite number ≥ 0: an
+   * infinite wait never times out, and every response must survive JSON (`Infinity` would become `null`).
+   */
+  serviceTimeout(service: string, messageId: string, timeoutMs: number): ServiceTimeoutResponse {
+    if (!(Number.isFinite(timeoutMs) && timeoutMs >= 0)) invalidTimeout(timeoutMs);
+    return { status: "service_timeout", service, messageId, timeoutMs };
+  },
   validationError: (issues: readonly ValidationIssue[]): ValidationErrorResponse => ({
     status: "validation_error",
     issues,
@@ -124,8 +153,13 @@ export const Response = {
   unauthorized: (reason?: string): UnauthorizedResponse =>
     reason === undefined ? { status: "unauthorized" } : { status: "unauthorized", reason },
   error: (reason: unknown): ErrorResponse => ({ status: "error", reason }),
-  /** The router's default denial: `{ status: "error", reason: "forbidden" }`. */
-  forbidden: (): ErrorResponse => ({ status: "error", reason: "forbidden" }),
+  /**
+   * A router's denial: an `error` with the `reason` `authorize` gave, marked `denied: true` so that it reads
+   * as a denial whatever the reason (the original has no mark: its denial is `{:error, reason}`).
+   */
+  denied: (reason: unknown = "forbidden"): ErrorResponse => ({ status: "error", reason, denied: true }),
+  /** The router's default denial: `{ status: "error", reason: "forbidden", denied: true }`. */
+  forbidden: (): ErrorResponse => ({ status: "error", reason: "forbidden", denied: true }),
   /** Asks the dispatcher to try the next provider (the original's `{:error, {:try_another_node, reason}}`). */
   tryAnotherNode: (reason: unknown): TryAnotherNodeResponse => ({ status: "try_another_node", reason }),
   noNodesAvailable: (tried: readonly TriedNode[]): NoNodesAvailableResponse => ({
@@ -157,7 +191,12 @@ export const Response = {
   isNotFound: guard("not_found"),
   isWrongExpectedVersion: guard("wrong_expected_version"),
   isAlreadyExists: guard("already_exists"),
-  /** True for `{ status: "error", reason: "forbidden" }`, the router's default denial. */
+  /** True for an `error` with the reason `"forbidden"` (the router's default denial, or a handler's own). */
   isForbidden: (response: unknown): response is ErrorResponse =>
     guard("error")(response) && response.reason === "forbidden",
+  /** True for a router's denial, whatever its reason (`denied: true`). */
+  isDenied: (response: unknown): response is ErrorResponse => guard("error")(response) && response.denied === true,
+  /** True for a `service_unavailable` about a service the node never heard of (`unknown: true`). */
+  isUnknownService: (response: unknown): response is ServiceUnavailableResponse =>
+    guard("service_unavailable")(response) && response.unknown === true,
 } as const;

@@ -19,7 +19,7 @@ const issueSchema = z.object({
 export const responseSchema = z.discriminatedUnion("status", [
   z.object({ status: z.literal("ok"), payload: z.optional(z.unknown()), version: z.optional(z.int()) }),
   z.object({ status: z.literal("created"), id: z.string(), version: z.optional(z.int()) }),
-  z.object({ status: z.literal("service_unavailable"), service: z.string() }),
+  z.object({ status: z.literal("service_unavailable"), service: z.string(), unknown: z.optional(z.literal(true)) }),
   z.object({
     status: z.literal("service_timeout"),
     service: z.string(),
@@ -29,7 +29,7 @@ export const responseSchema = z.discriminatedUnion("status", [
   z.object({ status: z.literal("validation_error"), issues: z.array(issueSchema) }),
   z.object({ status: z.literal("missing_id"), field: z.string() }),
   z.object({ status: z.literal("unauthorized"), reason: z.optional(z.string()) }),
-  z.object({ status: z.literal("error"), reason: z.unknown() }),
+  z.object({ status: z.literal("error"), reason: z.unknown(), denied: z.optional(z.literal(true)) }),
   z.object({ status: z.literal("try_another_node"), reason: z.unknown() }),
   z.object({
     status: z.literal("no_nodes_available"),

@@ -23,6 +23,8 @@ async function freePort(): Promise<number> {
 export interface WranglerDev extends AsyncDisposable {
   readonly origin: string;
   readonly port: number;
+  /** Its process group (wrangler and the workerd it runs): what memory figures add up. */
+  readonly pid: number;
   /** Where its Durable Objects are persisted. */
   readonly state: string;
   stop(): Promise<void>;
@@ -114,5 +116,13 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   // Keep draining its output (a full pipe would block it); it is only shown if a call fails.
   child.stdout?.on("data", () => {});
   child.stderr?.on("data", () => {});
-  return { origin: `http://127.0.0.1:${port}`, port, state, stop, kill, [Symbol.asyncDispose]: stop };
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid as number,
+    state,
+    stop,
+    kill,
+    [Symbol.asyncDispose]: stop,
+  };
 }

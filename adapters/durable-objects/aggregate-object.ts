@@ -17,8 +17,10 @@ import {
   type StateOf,
 } from "../../src/index.ts";
 import { type AlarmClock, createAlarmClock } from "./alarm-clock.ts";
+import type { ConnectionNamespace } from "./connection-object.ts";
 import { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
 import { createSqlEventStore } from "./sql-event-store.ts";
+import { createWatchers, type Watcher, type Watchers } from "./watchers.ts";
 
 /** Which host service runs a forwarded command, and how the id is read (as in `host.on/onNew/onMaybeNew`). */
 export interface AggregateCall {
@@ -45,7 +47,12 @@ export interface AggregateObjectRpc {
     aggregateId: string,
     request: { after: number; limit: number; clientId: string },
   ): Promise<{ events: RecordedEvent[]; version: number; seq?: number }>;
+  /** The aggregate's state and version, for the app's own code (no authorization: the caller is trusted). */
   state(aggregateId: string): Promise<{ state: unknown; version: number } | undefined>;
+  /** A client's read of the state (`{ state, version }` or `not_found`), under the aggregate's own `authorize`. */
+  read(call: { readonly envelope: MessageData; readonly idField?: string }): Promise<MessageData>;
+  /** Pokes `watcher` (a connection object) whenever this aggregate commits events, until it stops tracking it. */
+  watch(aggregateId: string, watcher: Watcher): Promise<void>;
   /** Confirmed events of the aggregate from version `from` (offline sync pulls them), and its version. */
   events(aggregateId: string, from: number, limit: number): Promise<{ events: RecordedEvent[]; version: number }>;
 }
@@ -59,6 +66,11 @@ export type AggregateObjectOptions<TState, TEnv = Cloudflare.Env> = Omit<
    * target (usually the aggregate type's event stream object, see `defineEventStreamObject`).
    */
   relayTo?(env: TEnv): OutboxTarget;
+  /**
+   * The edge's connection objects (the namespace bound as `connections` of `createEdgeWorker`): when set,
+   * every commit pokes the connections whose clients track this aggregate, in the same request.
+   */
+  connections?(env: TEnv): ConnectionNamespace;
 };
 
 /** The class `defineAggregateObject` returns: a Durable Object with the aggregate RPC methods. */
@@ -86,11 +98,12 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     readonly #store: EventStore;
     readonly #clock: AlarmClock;
     readonly #relay: OutboxRelay | undefined;
+    readonly #watchers: Watchers | undefined;
     readonly #services = new Map<string, ServiceHandler>();
 
     constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
       super(ctx, env);
-      const { relayTo, ...hostOptions } = options;
+      const { relayTo, connections, ...hostOptions } = options;
       // Every timer of the object (idle unloading, unload rules, the relay) lives on its one alarm.
       this.#clock = createAlarmClock(ctx.storage);
       this.#store = createSqlEventStore(ctx.storage, { outbox: relayTo !== undefined });
@@ -104,11 +117,33 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
         createOutboxRelay({ storage: ctx.storage, clock: this.#clock.lane("outbox"), target: relayTo(env as TEnv) });
       // Events committed before an eviction but not yet relayed go out when the object starts again.
       this.#relay?.kick();
+      this.#watchers =
+        connections && createWatchers(ctx.storage, connections(env as TEnv), (promise) => ctx.waitUntil(promise));
+    }
+
+    /** Runs `call` for aggregate `id`, then tells the watchers when it committed events. */
+    async #committing<T>(id: string | undefined, call: () => Promise<T>): Promise<T> {
+      if (!this.#watchers || id === undefined) return call();
+      const stream = options.streamName?.(id) ?? `${aggregate.name}-${id}`;
+      const before = await this.#store.version(stream);
+      const result = await call();
+      const after = await this.#store.version(stream);
+      if (after > before) this.#watchers.notify(id, after);
+      return result;
+    }
+
+    async watch(aggregateId: string, watcher: Watcher): Promise<void> {
+      void aggregateId;
+      this.#watchers?.watch(watcher);
     }
 
     /** Runs one command; answers the resolved message as plain data. */
     async execute(call: AggregateCall): Promise<MessageData> {
-      const reply = await this.#service(call)(Message.parse(call.envelope));
+      const message = Message.parse(call.envelope);
+      const id = message.aggregateMeta.id ?? (message.rawRequest[call.idField ?? "id"] as string | undefined);
+      const reply = await this.#committing(id === undefined ? undefined : String(id), async () =>
+        this.#service(call)(message),
+      );
       this.#relay?.kick();
       return (reply as Message).toJSON();
     }
@@ -118,7 +153,7 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
         (command): ClientCommand =>
           "refusal" in command ? command : { ...command, message: Message.parse(command.envelope) },
       );
-      const results = await this.#host.sync.runClientCommands(aggregateId, parsed);
+      const results = await this.#committing(aggregateId, () => this.#host.sync.runClientCommands(aggregateId, parsed));
       this.#relay?.kick();
       return results;
     }
@@ -137,6 +172,11 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     /** The aggregate's current state and version, or `undefined` when it does not exist. */
     async state(aggregateId: string) {
       return this.#host.getState(aggregateId);
+    }
+
+    async read(call: { readonly envelope: MessageData; readonly idField?: string }): Promise<MessageData> {
+      const reply = await this.#host.stateService({ idField: call.idField ?? "id" })(Message.parse(call.envelope));
+      return (reply as Message).toJSON();
     }
 
     async events(aggregateId: string, from: number, limit: number) {

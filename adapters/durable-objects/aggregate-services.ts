@@ -4,7 +4,6 @@ import {
   type CommandNameOf,
   Message,
   markAggregateService,
-  Response,
   type ServiceHandler,
   type SyncAggregate,
 } from "../../src/index.ts";
@@ -66,15 +65,17 @@ export function aggregateServices<TAggregate extends AnyAggregate>(
     ) => forward("onMaybeNew", command, idField, generateIdIfMissing),
     /** The aggregate's state and version, read from its object. */
     state: (aggregateId: string) => namespace.get(namespace.idFromName(aggregateId) as never).state(aggregateId),
-    /** A service answering `{ state, version }` (or `not_found`), under the router's authorization. */
+    /**
+     * A service answering `{ state, version }` (or `not_found`), under the router's authorization and then
+     * the aggregate's own `authorize` (in its object, on the state it would show).
+     */
     stateService:
       ({ idField = "id" }: ForwardOptions = {}): ServiceHandler =>
       async (message) => {
         const prepared = message.prepareAggregateId(idField);
         if (prepared.halted) return prepared;
-        const id = prepared.aggregateMeta.id as string;
-        const current = await namespace.get(namespace.idFromName(id) as never).state(id);
-        return current ? prepared.ok(current) : prepared.return(Response.notFound());
+        const stub = namespace.get(namespace.idFromName(prepared.aggregateMeta.id as string) as never);
+        return Message.parse(await stub.read({ envelope: prepared.toJSON(), idField }));
       },
   };
 }

@@ -25,8 +25,13 @@ interface Timer {
 export interface AlarmClock extends Clock {
   /** A view of this clock whose timers are reported under `name` in `lanes()`. */
   lane(name: string): Clock;
-  /** Runs every timer that is due, then re-arms the alarm to the next one (or deletes it). */
-  fire(): void;
+  /** Runs every timer that is due, then re-arms the alarm to the next one (or deletes it); answers how many ran. */
+  fire(): number;
+  /**
+   * `fire()` again within the same `alarm()` call (the alarm it re-armed is still pending): runs the timers
+   * that became due since, e.g. the next page of a scheduler's backlog. Answers how many ran.
+   */
+  runDue(): number;
   /** The next due time of each lane with a timer. */
   lanes(): Record<string, number>;
   /** Re-arms the alarm when storage holds none, or one in the past that never fired (cloudflare-docs #18324). */
@@ -40,7 +45,7 @@ export interface AlarmClock extends Clock {
  * import { createAlarmClock } from "x3m-system/durable-objects";
  * const clock = createAlarmClock(ctx.storage);
  * const scheduler = createScheduler({ dispatcher, store: createSqlAlarmStore(ctx.storage), clock: clock.lane("scheduler") });
- * // in the class: async alarm() { clock.fire(); await scheduler.settled(); }
+ * // in the class: async alarm() { await runSchedulerAlarm(clock, scheduler); }
  */
 export function createAlarmClock(storage: DurableAlarmStorage, options: { now?: () => number } = {}): AlarmClock {
   const now = options.now ?? (() => Date.now());
@@ -91,6 +96,9 @@ export function createAlarmClock(storage: DurableAlarmStorage, options: { now?: 
     lane: (name) => ({ now, setTimeout: (callback, delayMs) => schedule(name, callback, delayMs) }),
     fire() {
       armedAt = null; // the alarm that called us is spent: the platform cleared it
+      return clock.runDue();
+    },
+    runDue() {
       const time = now();
       const due = [...timers.values()].filter((timer) => timer.at <= time).sort((a, b) => a.at - b.at || a.id - b.id);
       if (due.length > 0) cachedEarliest = undefined;
@@ -103,6 +111,7 @@ export function createAlarmClock(storage: DurableAlarmStorage, options: { now?: 
         }
       }
       arm();
+      return due.length;
     },
     lanes() {
       const next: Record<string, number> = {};

@@ -15,7 +15,7 @@ export function clientMessage(
   if (!admitted.ok) return admitted;
   const local = context.node.registry.localService(admitted.value.serviceName);
   if (local?.entry.visibility === "private") {
-    return { ok: true, value: admitted.value.return(Response.serviceUnavailable(admitted.value.serviceName)) };
+    return { ok: true, value: admitted.value.return(Response.unknownService(admitted.value.serviceName)) };
   }
   return admitted;
 }

@@ -1,5 +1,6 @@
-import { type AnyRouter, clientAssigns, type Principal } from "../../src/index.ts";
+import { type AnyRouter, type Clock, clientAssigns, type Principal } from "../../src/index.ts";
 import type { AggregateNamespace } from "./aggregate-services.ts";
+import type { ConnectionObjectRpc } from "./connection-object.ts";
 
 export type { Principal };
 
@@ -8,10 +9,32 @@ export interface EdgeWorkerOptions<TEnv = Cloudflare.Env> {
   /** The routers the edge node serves; built per request because services usually forward to objects in `env`. */
   routers(env: TEnv): readonly AnyRouter[];
   /**
-   * Runs first, before any body or frame is read: a principal, or `null` to reject with 401. For
-   * WebSockets the token comes from the `token` query parameter (browsers cannot set headers on them).
+   * Runs first, before any body or frame is read: a principal, or `null` to reject with 401. It should read
+   * credentials from headers only: browsers, which cannot set headers on a WebSocket, open it with a
+   * short-lived ticket instead (see `tickets`), so session tokens never travel in URLs.
    */
   authenticate(request: Request, env: TEnv): Principal | null | Promise<Principal | null>;
+  /**
+   * The edge's connection objects (`defineConnectionObject`, bound in wrangler.toml): the WebSocket endpoint
+   * hands every authenticated upgrade to one of them. Without it, the endpoint answers 501.
+   */
+  connections?(env: TEnv): EdgeConnectionNamespace;
+  /**
+   * Which connection object a principal's sockets go to. @default one object per principal (its JSON with
+   * sorted keys): a user's tabs and devices share one object, so a poke for an aggregate they track is one call.
+   */
+  connectionShard?(principal: Principal): string;
+  /**
+   * Tickets for WebSocket upgrades: `POST <paths.websocket>/ticket` (authenticated by `authenticate`, like
+   * every endpoint; body `{}`) answers `{ ticket, expiresAt }`, and the upgrade accepts `?ticket=`: a
+   * signed (HMAC-SHA-256) principal valid for `ttlMs`, never a session token.
+   */
+  readonly tickets?: {
+    /** The signing secret (e.g. a Worker secret: `wrangler secret put X3M_TICKET_SECRET`), at least 32 characters. */
+    secret(env: TEnv): string;
+    /** @default 30_000 */
+    readonly ttlMs?: number;
+  };
   /** Client-sent `assigns` keys kept as they are; every other client assign is dropped. @default [] */
   readonly trustedAssigns?: readonly string[];
   /** Largest accepted request body or frame, in bytes. @default 65_536 */
@@ -20,10 +43,18 @@ export interface EdgeWorkerOptions<TEnv = Cloudflare.Env> {
   readonly timeoutMs?: number;
   /** The edge node's id, as clients see it. @default "edge" */
   readonly nodeId?: string;
+  /** The edge nodes' clock (call timeouts): a connection object arms a timer only while a call is in flight. @default systemClock */
+  readonly clock?: Clock;
   /** Offline sync (`/push` and `/pull` under `paths.sync`); without it those endpoints answer 404. */
   readonly sync?: SyncOptions<TEnv>;
   /** Paths of the endpoints. @default { dispatch: "/x3m/dispatch", websocket: "/x3m/ws", sync: "/x3m/sync" } */
   readonly paths?: { readonly dispatch?: string; readonly websocket?: string; readonly sync?: string };
+}
+
+/** The namespace of the edge's connection objects, as the Worker uses it. */
+export interface EdgeConnectionNamespace {
+  idFromName(name: string): unknown;
+  get(id: never): ConnectionObjectRpc & { fetch(request: Request): Promise<Response> };
 }
 
 /** What offline sync needs: where each aggregate type lives, and who may read whose events. */

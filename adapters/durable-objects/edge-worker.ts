@@ -1,7 +1,7 @@
 import { type EdgeWorkerOptions, errorResponse, resolveEdgeOptions } from "./edge-options.ts";
 import { handleDispatch } from "./http-endpoint.ts";
 import { handleSync } from "./sync-endpoint.ts";
-import { handleWebSocket } from "./websocket-endpoint.ts";
+import { handleTicket, handleWebSocket } from "./websocket-endpoint.ts";
 
 /**
  * The edge Worker's fetch handler: an HTTP endpoint that dispatches one message, a WebSocket endpoint
@@ -23,6 +23,7 @@ export function createEdgeWorker<TEnv = Cloudflare.Env>(options: EdgeWorkerOptio
       const { pathname } = new URL(request.url);
       if (pathname === resolved.paths.dispatch) return handleDispatch(request, env, resolved);
       if (pathname === resolved.paths.websocket) return handleWebSocket(request, env, resolved);
+      if (pathname === `${resolved.paths.websocket}/ticket`) return handleTicket(request, env, resolved);
       if (pathname.startsWith(`${resolved.paths.sync}/`)) return handleSync(request, env, resolved);
       return errorResponse(404, "NOT_FOUND", `no x3m endpoint at ${pathname}`);
     },

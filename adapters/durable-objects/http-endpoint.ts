@@ -30,17 +30,22 @@ const HTTP_STATUS: Readonly<Record<ResponseStatus, number>> = {
 /**
  * The HTTP status of a resolved message's response, as the dispatch endpoint answers it (the original
  * example app's mapping). `ok` is 200, or 204 when it carries neither `payload` nor `version` (there is
- * nothing to show, so the endpoint sends no body); `error` is 403 for the router's denial
- * (`reason: "forbidden"`) and 400 for any other reason; `null` (no answer at all) is 500.
+ * nothing to show, so the endpoint sends no body); `error` is 403 for a router's denial (marked
+ * `denied: true`, whatever its reason) and for the reason `"forbidden"`, 400 for any other error;
+ * `service_unavailable` is 404 when the edge never heard of the service (`unknown: true`: a mistyped
+ * name, not worth retrying) and 503 otherwise (known, no provider now: retry later); `null` (no answer at
+ * all) is 500.
  *
  * @example
  * import { httpStatusOf } from "x3m-system/durable-objects";
  * httpStatusOf({ status: "created", id: "acc-1", version: 0 }); // 201
- * httpStatusOf({ status: "error", reason: "forbidden" }); // 403
+ * httpStatusOf({ status: "error", reason: "login required", denied: true }); // 403
+ * httpStatusOf({ status: "service_unavailable", service: "depsit", unknown: true }); // 404
  */
 export function httpStatusOf(response: X3mResponse | null): number {
   if (response === null) return 500;
-  if (X3mResponse.isForbidden(response)) return 403;
+  if (X3mResponse.isDenied(response) || X3mResponse.isForbidden(response)) return 403;
+  if (X3mResponse.isUnknownService(response)) return 404;
   if (X3mResponse.isOk(response) && response.payload === undefined && response.version === undefined) return 204;
   // `?? 400`: a hand-made response with an unknown status is still an error, never a success.
   return HTTP_STATUS[response.status] ?? 400;

@@ -14,7 +14,13 @@ export {
   syncAggregate,
 } from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
-export type { EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
+export {
+  type ConnectionNamespace,
+  type ConnectionObjectClass,
+  type ConnectionObjectRpc,
+  defineConnectionObject,
+} from "./connection-object.ts";
+export type { EdgeConnectionNamespace, EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
 export {
   type EdgeSocket,
   type EdgeSocketConstructor,
@@ -40,6 +46,7 @@ export { httpStatusOf } from "./http-endpoint.ts";
 export { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
 export {
   defineSchedulerObject,
+  runSchedulerAlarm,
   type SchedulerObjectClass,
   type SchedulerObjectOptions,
   type SchedulerObjectRpc,

@@ -31,6 +31,8 @@ export interface SchedulerObjectRpc {
   replayDeadLetter(messageId: string): Promise<boolean>;
   /** The alarm clock's lanes and their next due times (diagnostics). */
   lanes(): Promise<Record<string, number>>;
+  /** Alarms armed in memory right now, at most the scheduler's `maxInMemory` (diagnostics). */
+  inMemoryCount(): Promise<number>;
 }
 
 /** The class `defineSchedulerObject` returns. */
@@ -92,13 +94,33 @@ export function defineSchedulerObject<TEnv = Cloudflare.Env>(
       return this.#clock.lanes();
     }
 
-    /** The object's one alarm: run what is due, wait for those deliveries, keep the alarm armed. */
-    override async alarm(): Promise<void> {
-      this.#clock.fire();
-      await this.#scheduler.settled();
-      await this.#clock.watchdog();
+    async inMemoryCount(): Promise<number> {
+      return this.#scheduler.inMemoryCount;
+    }
+
+    override alarm(): Promise<void> {
+      return runSchedulerAlarm(this.#clock, this.#scheduler);
     }
   };
+}
+
+/** Rounds of due work one `alarm()` call runs at most (a page of a backlog each); the rest goes to the next call. */
+const ALARM_ROUNDS = 64;
+
+/**
+ * The work of a scheduler object's `alarm()`: runs what is due and waits for those deliveries; while that
+ * made more work due now (the next page of a backlog, a retry due at once) it goes on, up to 64 rounds,
+ * instead of one platform alarm per page; then it keeps the alarm armed.
+ *
+ * @example
+ * import { runSchedulerAlarm } from "x3m-system/durable-objects";
+ * // in a Durable Object with its own scheduler: async alarm() { await runSchedulerAlarm(this.clock, this.scheduler); }
+ */
+export async function runSchedulerAlarm(clock: AlarmClock, scheduler: Pick<Scheduler, "settled">): Promise<void> {
+  clock.fire();
+  await scheduler.settled();
+  for (let round = 1; round < ALARM_ROUNDS && clock.runDue() > 0; round++) await scheduler.settled();
+  await clock.watchdog();
 }
 
 /**

@@ -43,11 +43,13 @@ export function createSqlAlarmStore(storage: DurableSqlStorage): AlarmStore {
     async delete(id) {
       return changed("DELETE FROM x3m_alarms WHERE id = ?", id);
     },
-    async loadDue(until) {
+    async loadDue(until, limit) {
+      // A range scan of the (dispatch_at, id) index that stops after `limit` rows (-1: no limit in SQLite).
       return rows<{ alarm: string }>(
         storage,
-        "SELECT alarm FROM x3m_alarms WHERE dispatch_at < ? ORDER BY dispatch_at, id",
+        "SELECT alarm FROM x3m_alarms WHERE dispatch_at < ? ORDER BY dispatch_at, id LIMIT ?",
         until,
+        limit === undefined || limit === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.floor(limit)),
       ).map((row) => JSON.parse(row.alarm) as Alarm);
     },
     async count() {

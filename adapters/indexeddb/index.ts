@@ -20,6 +20,7 @@ export {
   readStreamInTransaction,
   streamVersionInTransaction,
 } from "./event-store-transaction.ts";
+export type { LiveOptions } from "./live-pokes.ts";
 // The offline sync client (offline-client.ts and its modules).
 export {
   type AggregateView,

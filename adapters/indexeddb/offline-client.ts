@@ -21,6 +21,7 @@ import {
 import { coalesced } from "./coalesced.ts";
 import { type Doorbell, openDoorbell } from "./doorbell.ts";
 import type { IndexedDbEventStore } from "./event-store.ts";
+import { createLivePokes, type LiveOptions } from "./live-pokes.ts";
 import { type OfflineStore, openOfflineStore, type StreamView } from "./offline-store.ts";
 import { countsInView, type OutboxRow } from "./outbox.ts";
 import { createSyncLoop, type SyncLoop } from "./sync-loop.ts";
@@ -75,8 +76,14 @@ export interface OfflineClientOptions<TAggregates extends Readonly<Record<string
   /** Retry delays after a failed round: doubling from `initialMs` up to `maxMs`. @default { initialMs: 500, maxMs: 30_000 } */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /**
-   * How often the syncing tab asks for changes when nothing else happens (a fallback when the app rings
-   * it on live pokes, see `syncNow`); 0 turns it off. @default 15_000
+   * Live pokes: the syncing tab keeps a WebSocket to the edge (`defineConnectionObject`; it hibernates
+   * there, so an idle client costs nothing), tells it which aggregates this client tracks, and runs a
+   * round as soon as one of them commits. Without it, changes arrive on the pull interval.
+   */
+  readonly live?: LiveOptions;
+  /**
+   * How often the syncing tab asks for changes when nothing else happens (with `live`, a fallback for a
+   * lost poke); 0 turns it off. @default 15_000
    */
   readonly pullIntervalMs?: number;
   /** This tab's id (recorded on the rows it makes). @default a random id */
@@ -233,7 +240,7 @@ export function createOfflineClient<const TAggregates extends Readonly<Record<st
     options.locks === undefined
       ? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
       : (options.locks ?? undefined);
-  const store: OfflineStore = openOfflineStore(options.store, clock);
+  const store: OfflineStore = openOfflineStore(options.store);
   const listeners = new Set<(status: SyncStatus) => void>();
   const rejectedListeners = new Set<(row: OutboxRow) => void>();
   const reported = new Set<string>();
@@ -302,6 +309,16 @@ export function createOfflineClient<const TAggregates extends Readonly<Record<st
     changesLimit: options.changesLimit ?? 5_000,
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     pullIntervalMs: options.pullIntervalMs ?? 15_000,
+    ...(options.live
+      ? {
+          live: createLivePokes({
+            live: options.live,
+            endpoint: options.endpoint,
+            clock,
+            onPoke: () => loop.wake(),
+          }),
+        }
+      : {}),
     telemetry,
     onChange(rang) {
       if (rang) doorbell.ring("synced");

@@ -1,4 +1,4 @@
-import type { Clock, PushResult, RecordedEvent, Response } from "../../src/index.ts";
+import type { PushResult, RecordedEvent, Response } from "../../src/index.ts";
 import { findAnswerInTransaction } from "./answers-transaction.ts";
 import type { IndexedDbEventStore } from "./event-store.ts";
 import { readStreamInTransaction } from "./event-store-transaction.ts";
@@ -103,7 +103,7 @@ export interface OfflineStore {
   acknowledge(messageId: string): Promise<void>;
 }
 
-export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock): OfflineStore {
+export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore {
   const db: X3mDatabase = eventStore.db;
   /** A transaction whose failure is never an unhandled rejection: each method awaits `done` where it matters. */
   const transaction = <TMode extends IDBTransactionMode>(
@@ -241,7 +241,7 @@ export function openOfflineStore(eventStore: IndexedDbEventStore, clock: Clock):
         if (result.status === "rejected") changed.add(row.stream);
       });
       const stamps = await Promise.all([...changed].map((stream) => stampOf(tx, stream)));
-      [...changed].forEach((stream, i) => writes.push(bumpStamp(tx, stream, stamps[i] as number)));
+      for (const [i, stream] of [...changed].entries()) writes.push(bumpStamp(tx, stream, stamps[i] as number));
       await Promise.all([...writes, tx.done]);
       return [...changed];
     },

@@ -9,6 +9,7 @@ import {
   type Telemetry,
 } from "../../src/index.ts";
 import { coalesced } from "./coalesced.ts";
+import type { LivePokes } from "./live-pokes.ts";
 import type { ConfirmedChanges, OfflineStore, TrackedCursor } from "./offline-store.ts";
 import { countsInView, type OutboxRow } from "./outbox.ts";
 import { rebase, type VersionedState } from "./rebase.ts";
@@ -27,6 +28,8 @@ export interface SyncLoopOptions {
   readonly pullIntervalMs: number;
   /** Most events per changes request. */
   readonly changesLimit: number;
+  /** The edge's live channel: the leader keeps it open and tells it what is tracked. */
+  readonly live?: LivePokes;
   readonly telemetry: Telemetry;
   /** Something in the store changed (`rang`: other tabs should look again too). */
   onChange(rang: boolean): void;
@@ -158,6 +161,8 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
     let failure: unknown;
     const buffered = new Map<string, { cursor: TrackedCursor; events: RecordedEvent[] }>();
     let asking = await store.cursors();
+    // The live channel pokes for what is tracked now (sent only when the set changed).
+    options.live?.track(asking.map((cursor) => ({ aggregate: cursor.aggregate, id: cursor.aggregateId })));
     for (let request = 0; request < MAX_CHANGES_REQUESTS && asking.length > 0 && !closed; request++) {
       const cursors = asking.map((cursor) => ({
         aggregate: cursor.aggregate,
@@ -310,6 +315,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
 
   const lead = async () => {
     leader = true;
+    options.live?.start();
     options.onChange(false);
     try {
       await runRound();
@@ -349,6 +355,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
       // Another tab may lead once the lock goes: no answer of this tab's round may land after that.
       await inFlight?.catch(() => {});
       leader = false;
+      options.live?.stop();
       stop.abort();
     },
   };

@@ -22,8 +22,10 @@ const offline = createOfflineClient({
   store,
   aggregates: { account },
   endpoint: { url: "/x3m/sync", headers: () => TOKEN },
+  // Live pokes: another tab, browser or the edge's alarm changes an account, this page pulls at once.
+  live: { url: new URL("/x3m/ws", location.href.replace(/^http/, "ws")).toString() },
   tabId,
-  pullIntervalMs: 2_000,
+  pullIntervalMs: 60_000,
   backoff: { initialMs: 500, maxMs: 5_000 },
 });
 const accounts = offline.aggregate("account");

@@ -43,13 +43,27 @@ export function defineAggregate<TState, TEvent extends DomainEvent, TCommands ex
   return Object.freeze({ ...definition });
 }
 
-/** The aggregate's initial state (a fresh one when `initialState` is a function). */
+/**
+ * The aggregate's initial state: a fresh one from `initialState()` when it is a function, else a deep copy of
+ * the value, so that no two aggregates share one.
+ *
+ * @example
+ * import { foldEvents, initialStateOf } from "x3m-system";
+ * const state = foldEvents(account, initialStateOf(account), events); // the state after `events`
+ */
 export function initialStateOf<TAggregate extends AnyAggregate>(aggregate: TAggregate): StateOf<TAggregate> {
   const { initialState } = aggregate;
   return typeof initialState === "function" ? initialState() : structuredClone(initialState);
 }
 
-/** Folds events into a state with the aggregate's `apply`. */
+/**
+ * Folds `events` into `state` with the aggregate's `apply`, in order (pure: `state` is not changed unless
+ * `apply` changes it).
+ *
+ * @example
+ * import { foldEvents, initialStateOf } from "x3m-system";
+ * foldEvents(account, initialStateOf(account), [{ type: "Deposited", amount: 5 }]); // { balance: 5 }
+ */
 export function foldEvents<TState>(aggregate: AnyAggregate, state: TState, events: readonly unknown[]): TState {
   let next = state;
   for (const event of events) next = aggregate.apply(next, event);
@@ -74,7 +88,8 @@ export async function runCommand(
   if (definition === undefined) {
     throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, `aggregate "${aggregate.name}" has no command "${command}"`);
   }
-  if (typeof definition === "function") return (await definition(message, state)) as Message;
+  // Returned, not awaited: the caller awaits it anyway, and a synchronous handler then costs one tick less.
+  if (typeof definition === "function") return definition(message, state) as Message | Promise<Message>;
   const { validate, handle } = definition;
   const validated = isStandardSchema(validate)
     ? await message.putRequestAsync(validate as never)

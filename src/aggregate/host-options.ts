@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { AppendResult, EventMetadata, EventStore } from "../event-store/event-store.ts";
+import type { Logger } from "../logger.ts";
 import type { Message } from "../message.ts";
 import type { Response } from "../response.ts";
 import type { Telemetry } from "../telemetry.ts";
@@ -42,6 +43,8 @@ export interface AggregateHostOptions<TState> {
   /** @default systemClock */
   readonly clock?: Clock;
   readonly telemetry?: Telemetry;
+  /** Where the host's warnings go (a re-delivered message already processed); pass `node.logger`. @default silent */
+  readonly logger?: Logger;
   /** @default (id) => `${aggregate.name}-${id}` */
   readonly streamName?: (aggregateId: string) => string;
   /** Merged into every stored event's metadata (with messageId, correlationId, causationId). */

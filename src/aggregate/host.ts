@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { ClientSequence, EventMetadata, RecordedEvent } from "../event-store/event-store.ts";
+import { logTo, silentLogger } from "../logger.ts";
 import { Message } from "../message.ts";
 import { Response } from "../response.ts";
 import type { ServiceHandler } from "../router.ts";
@@ -20,6 +21,11 @@ import { type Flow, isSuccess, mapResponse } from "./responses.ts";
 import type { AnyAggregate, CommandNameOf, StateOf } from "./types.ts";
 
 const PAGE_SIZE = 1_000;
+
+/** A denial's answer, as a router's (marked `denied`): `false`, `null` and `undefined` become `"forbidden"`. */
+function denial(verdict: unknown): Response {
+  return Response.denied(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict);
+}
 
 /** The host's own storage failures: nothing was recorded, so the command can run again later. */
 function isTransientFailure(response: Response | null): boolean {
@@ -118,6 +124,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   const remember = (processed: Map<string, Response>, messageId: string, response: Response) => {
     processed.delete(messageId);
     processed.set(messageId, response);
+    if (processed.size <= idempotencyWindow) return;
     for (const oldest of processed.keys()) {
       if (processed.size <= idempotencyWindow) break;
       processed.delete(oldest);
@@ -309,6 +316,16 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
 
   // ---- one command --------------------------------------------------------------------------------
 
+  /** The aggregate's own `authorize` on `state` (allowed without one); a throw denies. */
+  const authorizeOn = async (message: Message, state: TState): Promise<unknown> => {
+    if (!aggregate.authorize) return true;
+    try {
+      return await aggregate.authorize(message, state);
+    } catch {
+      return false;
+    }
+  };
+
   const failure = (message: Message, code: "load_failed" | "save_failed", error: unknown) =>
     message.error({ code, message: describeError(error).message });
 
@@ -368,7 +385,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     } else {
       let found: boolean;
       try {
-        found = await hydrate(slot);
+        found = slot.loaded !== undefined || (await hydrate(slot));
       } catch (error) {
         return failure(message, "load_failed", error);
       }
@@ -382,19 +399,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     };
 
     // The aggregate's own authorization sees the state this command runs on, in the same turn.
-    if (aggregate.authorize) {
-      let verdict: unknown;
-      try {
-        verdict = await aggregate.authorize(message, current.state);
-      } catch {
-        verdict = false;
-      }
-      if (verdict !== true) {
-        discardIfNew();
-        return answer(
-          Response.error(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict),
-        );
-      }
+    const verdict = aggregate.authorize ? await authorizeOn(message, current.state) : true;
+    if (verdict !== true) {
+      discardIfNew();
+      return answer(denial(verdict));
     }
 
     // The command starts clean: events (or a request) that arrived with the message are never persisted.
@@ -404,7 +412,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       valid: true,
       aggregateMeta: { ...message.aggregateMeta, version: current.version },
     });
-    telemetry.emit("handle_msg", {}, { aggregate: aggregate.name, command, message: before });
+    if (telemetry.active) telemetry.emit("handle_msg", {}, { aggregate: aggregate.name, command, message: before });
     let result: Message;
     try {
       result = await runCommand(aggregate, command, before, current.state);
@@ -489,7 +497,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         return failure(before, "save_failed", error);
       }
     }
-    await hook("commit", () => aggregate.commit?.(result, current.state));
+    if (aggregate.commit) await hook("commit", () => aggregate.commit?.(result, current.state));
     const fromVersion = current.version;
     remember(current.processed, message.id, response);
     slot.loaded = {
@@ -497,8 +505,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
       version: saved.version,
       processed: current.processed,
     };
-    await hook("saveState", () => options.saveState?.(slot.id, slot.loaded as LoadedAggregate<TState>, result));
-    await hook("snapshot", () => snapshotIfDue(slot, fromVersion));
+    if (options.saveState) {
+      await hook("saveState", () => options.saveState?.(slot.id, slot.loaded as LoadedAggregate<TState>, result));
+    }
+    if (options.snapshots) await hook("snapshot", () => snapshotIfDue(slot, fromVersion));
     applyUnloadRules(slot, events);
     return result.return(response);
   };
@@ -506,6 +516,15 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   /** The original logs re-deliveries; here they reach telemetry (and the logger, when one listens). */
   const warnRedelivered = (message: Message) => {
     if (telemetry.active) telemetry.emit("message_redelivered", {}, { aggregate: aggregate.name, message });
+    logTo(options.logger ?? silentLogger, "warn", "already_processed", `message ${message.id} already processed`, {
+      context: message.logContext,
+      data: {
+        aggregate: aggregate.name,
+        id: message.aggregateMeta.id,
+        service: message.serviceName,
+        messageId: message.id,
+      },
+    });
   };
 
   const runClientCommands = (aggregateId: string, commands: readonly ClientCommand[]) => {
@@ -620,7 +639,10 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         const prepared = message.prepareAggregateId(idField);
         if (prepared.halted) return prepared;
         const current = await getState(prepared.aggregateMeta.id as string);
-        return current ? prepared.ok(current) : prepared.return(Response.notFound());
+        if (!current) return prepared.return(Response.notFound());
+        // A read is checked by the aggregate's own rule too, on the state it would show.
+        const verdict = await authorizeOn(prepared, current.state);
+        return verdict === true ? prepared.ok(current) : prepared.return(denial(verdict));
       };
     },
     getState,

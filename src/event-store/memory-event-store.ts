@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from "../clock.ts";
 import type { Response } from "../response.ts";
+import { cloneData } from "./clone-data.ts";
 import {
   type AppendOptions,
   type CommandAnswer,
@@ -15,7 +16,7 @@ const DEFAULT_LIMIT = 1_000;
 
 /**
  * The in-memory event store: the reference implementation of the contract, for tests and for
- * single-process apps. Events are deep-copied in and out (`structuredClone`), as a real store would.
+ * single-process apps. Events are deep-copied in and out (as `structuredClone` copies them), as a real store would.
  *
  * @example
  * import { createMemoryEventStore } from "x3m-system";
@@ -53,41 +54,48 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       return versionOf(stream);
     },
     async read(stream, { from = 0, limit = DEFAULT_LIMIT } = {}) {
-      return structuredClone((streams.get(stream) ?? []).slice(Math.max(0, from), Math.max(0, from) + limit));
+      return cloneData((streams.get(stream) ?? []).slice(Math.max(0, from), Math.max(0, from) + limit));
     },
     async readAll({ after = 0, limit = DEFAULT_LIMIT } = {}) {
       // Positions are 1-based and gapless, so position p lives at log[p - 1].
-      return structuredClone(log.slice(Math.max(0, after), Math.max(0, after) + limit));
+      return cloneData(log.slice(Math.max(0, after), Math.max(0, after) + limit));
     },
     async lastPosition() {
       return log.length;
     },
     async append(stream, events, { expectedVersion = "any", metadata = {}, answer }: AppendOptions = {}) {
-      const actual = versionOf(stream);
+      const existing = streams.get(stream);
+      const actual = (existing?.length ?? 0) - 1;
       if (!satisfiesExpectedVersion(expectedVersion, actual))
         return wrongExpectedVersion(stream, expectedVersion, actual);
-      const recordedAt = clock.now();
       const stored = answer ? { ...metadata, messageId: answer.messageId, response: answer.response } : metadata;
       // Events and metadata are copied before anything is written: what cannot be cloned fails the append cleanly.
-      const [copies, metadataCopy] = structuredClone([[...events], stored] as const);
-      const recorded = copies.map(
-        (data, i): RecordedEvent => ({
+      const copies = cloneData(events as unknown[]);
+      const metadataCopy = cloneData(stored);
+      const recordedAt = clock.now();
+      const recorded: RecordedEvent[] = [];
+      for (let i = 0; i < copies.length; i++) {
+        const data = copies[i];
+        recorded.push({
           stream,
           version: actual + 1 + i,
           position: log.length + 1 + i,
           type: eventTypeOf(data),
           data,
-          metadata: { ...metadataCopy },
+          // Each event its own metadata object; the nested values were copied once, above.
+          metadata: i === 0 ? metadataCopy : { ...metadataCopy },
           recordedAt,
-        }),
-      );
-      const existing = streams.get(stream) ?? [];
-      streams.set(stream, existing);
-      existing.push(...recorded);
-      log.push(...recorded);
+        });
+      }
+      const streamEvents = existing ?? [];
+      if (!existing) streams.set(stream, streamEvents);
+      for (const event of recorded) {
+        streamEvents.push(event);
+        log.push(event);
+      }
       if (answer) keep(stream, answer, metadataCopy.response as Response);
       if (recorded.length > 0 && listeners.size > 0) {
-        const published = structuredClone(recorded);
+        const published = cloneData(recorded);
         for (const listener of listeners) {
           try {
             listener(published);
@@ -116,20 +124,19 @@ export function createMemoryEventStore(options: { clock?: Clock } = {}): EventSt
       const kept = (snapshots.get(stream) ?? []).filter(
         (existing) => existing.schemaVersion !== snapshot.schemaVersion || existing.version > snapshot.version,
       );
-      if (!kept.some((existing) => existing.schemaVersion === snapshot.schemaVersion))
-        kept.push(structuredClone(snapshot));
+      if (!kept.some((existing) => existing.schemaVersion === snapshot.schemaVersion)) kept.push(cloneData(snapshot));
       snapshots.set(stream, kept);
     },
     async loadSnapshot(stream, { schemaVersion }) {
       const found = (snapshots.get(stream) ?? []).find((snapshot) => snapshot.schemaVersion === schemaVersion);
-      return found && structuredClone(found);
+      return found && cloneData(found);
     },
     async recordAnswer(stream, answer) {
-      keep(stream, answer, structuredClone(answer.response));
+      keep(stream, answer, cloneData(answer.response));
     },
     async findAnswer(stream, messageId) {
       const found = answers.get(stream)?.get(messageId);
-      return found && structuredClone(found);
+      return found && cloneData(found);
     },
     async clientSequence(stream, clientId) {
       return clients.get(stream)?.get(clientId) ?? 0;

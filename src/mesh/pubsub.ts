@@ -1,16 +1,7 @@
+import { LOCAL, type TopicSubscription } from "../announced.ts";
 import { Message } from "../message.ts";
-import { LOCAL } from "../registry.ts";
 
-/**
- * A subscription as a node announces it: its service `service` receives what is published on `topic`.
- *
- * @example
- * const subscription: TopicSubscription = { topic: "prices", service: "refresh_prices" };
- */
-export interface TopicSubscription {
-  readonly topic: string;
-  readonly service: string;
-}
+export type { TopicSubscription } from "../announced.ts";
 
 /**
  * What one subscriber made of a published message. `ok: true`: it answered (any answer, also a denial by

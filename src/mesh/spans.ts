@@ -1,7 +1,7 @@
 import type { Message } from "../message.ts";
 import { LOCAL } from "../registry.ts";
 import type { Telemetry, TelemetryEvent } from "../telemetry.ts";
-import { newSpanId, traceIdOf } from "./trace-context.ts";
+import { newSpanId, traceFlagsOf, traceIdOf } from "./trace-context.ts";
 
 /**
  * OpenTelemetry's span kinds, with OTLP's numbers.
@@ -29,6 +29,8 @@ export interface Span {
   readonly endTimeUnixNano: string;
   readonly attributes: Readonly<Record<string, string | number | boolean>>;
   readonly status: { readonly code: 0 | 1 | 2; readonly message?: string };
+  /** The W3C trace flags of the span's context (`1` = sampled), OTLP's `flags`; the recorder always sets it. */
+  readonly flags?: number;
 }
 
 /**
@@ -45,6 +47,7 @@ export interface SpanRecorderOptions {
 interface OpenSpan {
   readonly traceId: string;
   readonly spanId: string;
+  readonly flags: number;
   readonly parentSpanId: string | undefined;
   readonly name: string;
   readonly kind: SpanKind;
@@ -106,6 +109,7 @@ export function createSpanRecorder(
       endTimeUnixNano: unixNano(end),
       attributes: response ? { ...span.attributes, "x3m.response.status": response } : span.attributes,
       status: outcome.status ?? statusOf(outcome.message),
+      flags: span.flags,
     });
   };
   const end = (event: TelemetryEvent) => {
@@ -139,6 +143,7 @@ export function createSpanRecorder(
     return {
       traceId: traceIdOf(message.traceparent),
       spanId,
+      flags: traceFlagsOf(message.traceparent),
       parentSpanId: asString(event.metadata.parentSpanId),
       name: kind === SpanKind.PRODUCER ? `publish ${topic}` : message.serviceName,
       kind,

@@ -63,58 +63,80 @@ export function normalizeTraceparent(value: unknown): string | undefined {
   return context && formatTraceparent(context);
 }
 
-// Ids are cut from strings of many, made from one getRandomValues call per batch and decoded at once:
-// building each id's hex digits one by one cost ~0.5 µs, a third of a local dispatch, which makes one.
-const BATCH = 128;
+// Ids are cut from strings of many, made per batch and decoded at once: building each id's hex digits one
+// by one cost ~0.5 µs, a third of a local dispatch, which makes one. The digits come from xoshiro128**
+// reseeded with 128 bits of the CSPRNG every `RESEED_EVERY` batches: trace and span ids are identifiers,
+// not secrets (OpenTelemetry's JS SDK draws them from Math.random), and a getRandomValues call costs ~3 µs
+// in Node whatever its size, which per batch was more than the rest of a local dispatch's own work.
+const BATCH = 256;
+const RESEED_EVERY = 16;
 const TRACEPARENT_CHARS = 55;
 let traceparents = "";
 let spanIds = "";
 let nextTraceparent = BATCH;
 let nextSpanId = BATCH;
-/** Byte → its two lowercase hex digits' char codes, low byte first. */
-let hexPairs: Uint16Array | undefined;
+/** Nibble → the char code of its lowercase hex digit. */
+let digits: Uint8Array | undefined;
 let decoder: TextDecoder | undefined;
+/** The generator's state (xoshiro128**, Blackman and Vigna): a typed array, so no number is ever boxed. */
+const state = /* @__PURE__ */ new Uint32Array(4);
+let batchesSinceSeed = RESEED_EVERY;
 
-/**
- * Random 8-byte groups, none all zero: a span id is one group and a trace id two, so neither can be the
- * all-zero id a traceparent forbids.
- */
-function randomGroups(groups: number): Uint8Array {
-  const bytes = crypto.getRandomValues(new Uint8Array(groups * 8));
-  for (let group = 0; group < bytes.length; group += 8) {
-    let any = 0;
-    for (let i = group; i < group + 8; i++) any |= bytes[i] as number;
-    if (any === 0) bytes[group + 7] = 1;
-  }
-  return bytes;
+function rotl(value: number, bits: number): number {
+  return (value << bits) | (value >>> (32 - bits));
 }
 
-/** Writes `count` bytes from `from` as hex char codes at `at`. */
-function writeHex(codes: Uint8Array, at: number, bytes: Uint8Array, from: number, count: number): void {
-  const pairs = hexPairs as Uint16Array;
+/** `count` pseudo-random 32-bit words, reseeding the generator from the CSPRNG every `RESEED_EVERY` batches. */
+function randomWords(count: number): Uint32Array {
+  if (batchesSinceSeed >= RESEED_EVERY) {
+    crypto.getRandomValues(state);
+    if (state.every((word) => word === 0)) state[3] = 1; // the one state xoshiro cannot leave
+    batchesSinceSeed = 0;
+  }
+  batchesSinceSeed++;
+  let [a = 0, b = 0, c = 0, d = 0] = state;
+  const words = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
-    const pair = pairs[bytes[from + i] as number] as number;
-    codes[at + 2 * i] = pair & 0xff;
-    codes[at + 2 * i + 1] = pair >> 8;
+    words[i] = Math.imul(rotl(Math.imul(b, 5), 7), 9);
+    const shifted = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= shifted;
+    d = rotl(d, 11);
   }
+  state[0] = a;
+  state[1] = b;
+  state[2] = c;
+  state[3] = d;
+  return words;
 }
 
-/** `BATCH` ids of `charsEach` characters from `groupsEach` random 8-byte groups each, laid out by `layout`. */
+/** Writes `word` as 8 hex digits at `at`. */
+function writeWord(codes: Uint8Array, at: number, word: number, hex: Uint8Array): void {
+  for (let shift = 28, i = at; shift >= 0; shift -= 4, i++) codes[i] = hex[(word >>> shift) & 15] as number;
+}
+
+/** Writes words `w` and `w + 1` as 16 hex digits at `at`, never all zeros (the id a traceparent forbids). */
+function writeGroup(codes: Uint8Array, at: number, words: Uint32Array, w: number, hex: Uint8Array): void {
+  const high = words[w] as number;
+  const low = words[w + 1] as number;
+  writeWord(codes, at, high, hex);
+  writeWord(codes, at + 8, high === 0 && low === 0 ? 1 : low, hex);
+}
+
+/** `BATCH` ids of `charsEach` characters and `groupsEach` random 16-digit groups each, laid out by `layout`. */
 function batchOf(
   charsEach: number,
   groupsEach: number,
-  layout: (codes: Uint8Array, at: number, bytes: Uint8Array, from: number) => void,
+  layout: (codes: Uint8Array, at: number, words: Uint32Array, w: number, hex: Uint8Array) => void,
 ): string {
-  if (!hexPairs) {
-    hexPairs = new Uint16Array(256);
-    for (let i = 0; i < 256; i++) {
-      const hex = i.toString(16).padStart(2, "0");
-      hexPairs[i] = hex.charCodeAt(0) | (hex.charCodeAt(1) << 8);
-    }
-  }
-  const bytes = randomGroups(BATCH * groupsEach);
+  digits ??= new Uint8Array([..."0123456789abcdef"].map((digit) => digit.charCodeAt(0)));
+  const hex = digits;
+  const words = randomWords(BATCH * groupsEach * 2);
   const codes = new Uint8Array(BATCH * charsEach);
-  for (let i = 0; i < BATCH; i++) layout(codes, i * charsEach, bytes, i * groupsEach * 8);
+  for (let i = 0; i < BATCH; i++) layout(codes, i * charsEach, words, i * groupsEach * 2, hex);
   decoder ??= new TextDecoder();
   return decoder.decode(codes);
 }
@@ -128,7 +150,7 @@ function batchOf(
  */
 export function newSpanId(): string {
   if (nextSpanId === BATCH) {
-    spanIds = batchOf(16, 1, (codes, at, bytes, from) => writeHex(codes, at, bytes, from, 8));
+    spanIds = batchOf(16, 1, writeGroup);
     nextSpanId = 0;
   }
   const at = nextSpanId++ * 16;
@@ -146,13 +168,14 @@ export function newSpanId(): string {
 export function newTraceparent(): string {
   if (nextTraceparent === BATCH) {
     // "00-" trace id (16 bytes) "-" span id (8 bytes) "-01"
-    traceparents = batchOf(TRACEPARENT_CHARS, 3, (codes, at, bytes, from) => {
+    traceparents = batchOf(TRACEPARENT_CHARS, 3, (codes, at, words, w, hex) => {
       codes[at] = 48;
       codes[at + 1] = 48;
       codes[at + 2] = 45;
-      writeHex(codes, at + 3, bytes, from, 16);
+      writeGroup(codes, at + 3, words, w, hex);
+      writeGroup(codes, at + 19, words, w + 2, hex);
       codes[at + 35] = 45;
-      writeHex(codes, at + 36, bytes, from + 16, 8);
+      writeGroup(codes, at + 36, words, w + 4, hex);
       codes[at + 52] = 45;
       codes[at + 53] = 48;
       codes[at + 54] = 49;
@@ -176,4 +199,9 @@ export function spanIdOf(traceparent: string): string {
 /** @internal The trace id of a canonical `traceparent`. */
 export function traceIdOf(traceparent: string): string {
   return traceparent.slice(3, 35);
+}
+
+/** @internal The trace flags of a canonical `traceparent` as a number (`1` = sampled). */
+export function traceFlagsOf(traceparent: string): number {
+  return Number.parseInt(traceparent.slice(53, 55), 16);
 }

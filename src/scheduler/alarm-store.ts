@@ -23,6 +23,11 @@ export interface Alarm {
   readonly aggregateId?: string;
   /** Repeat period in ms; absent for a one-off alarm. */
   readonly everyMs?: number;
+  /**
+   * The pinned assigns (`principal` by default) as `schedule()` found them on the message: applied again
+   * at every dispatch, a key missing here is removed. Absent only in alarms stored by older versions.
+   */
+  readonly pinned?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -56,11 +61,12 @@ export interface AlarmStore {
   /** Removes the alarm; resolves whether there was one. */
   delete(id: string): Promise<boolean>;
   /**
-   * Every alarm with `dispatchAt < until`, overdue ones included, ordered by `dispatchAt` then `id`
-   * (code-unit order). No lower bound on purpose: a load can never skip an alarm that an earlier
-   * load missed (a crash, a failed load, a retry saved meanwhile).
+   * The alarms with `dispatchAt < until`, overdue ones included, ordered by `dispatchAt` then `id`
+   * (code-unit order): the first `limit` of them, or all without a limit. No lower bound on purpose: a
+   * load can never skip an alarm that an earlier load missed (a crash, a failed load, a retry saved
+   * meanwhile). The scheduler pages with `limit`, so a backlog never has to fit in memory.
    */
-  loadDue(until: number): Promise<Alarm[]>;
+  loadDue(until: number, limit?: number): Promise<Alarm[]>;
   /** Number of alarms (dead letters not included). */
   count(): Promise<number>;
   /** Atomically removes `letter.alarm.id` from the alarms and stores the dead letter (replacing one with that id). */

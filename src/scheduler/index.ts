@@ -3,8 +3,6 @@ export type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
 export { createMemoryAlarmStore } from "./memory-alarm-store.ts";
 export {
   createScheduler,
-  type DeliveryVerdict,
-  defaultServiceResponded,
   type RepeatHandle,
   type RepeatOptions,
   type RetryPolicy,
@@ -14,3 +12,11 @@ export {
   type SchedulerDispatcher,
   type SchedulerOptions,
 } from "./scheduler.ts";
+export {
+  type DeliveryOutcome,
+  type DeliveryVerdict,
+  defaultServiceResponded,
+  deliveryOutcome,
+  isDenial,
+  type RetryVerdict,
+} from "./verdict.ts";

@@ -1,4 +1,5 @@
 import type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
+import { createDueIndex, type Due, dueOrder } from "./due-index.ts";
 
 /** A JSON round trip: the memory store keeps and hands out copies exactly as a persistent store would. */
 function copy<TValue>(value: TValue): TValue {
@@ -10,6 +11,13 @@ function byTimeThenId(a: readonly [number, string], b: readonly [number, string]
   return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
+/** An alarm as the store keeps it: its JSON, parsed only when handed out, and the keys it is ordered by. */
+interface StoredAlarm extends Due {
+  readonly json: string;
+}
+
+const parse = (stored: StoredAlarm) => JSON.parse(stored.json) as Alarm;
+
 /**
  * An `AlarmStore` in memory: for tests, and for a single process that may lose its alarms when it stops.
  *
@@ -18,28 +26,43 @@ function byTimeThenId(a: readonly [number, string], b: readonly [number, string]
  * const scheduler = createScheduler({ dispatcher: node, store: createMemoryAlarmStore() });
  */
 export function createMemoryAlarmStore(): AlarmStore {
-  const alarms = new Map<string, Alarm>();
+  const alarms = new Map<string, StoredAlarm>();
   const deadLetters = new Map<string, DeadLetter>();
+  const index = createDueIndex<StoredAlarm>({
+    live: (entry) => alarms.get(entry.id) === entry,
+    all: () => alarms.values(),
+    size: () => alarms.size,
+  });
   return {
     async save(alarm) {
-      alarms.set(alarm.id, copy(alarm));
+      const entry = { id: alarm.id, dispatchAt: alarm.dispatchAt, json: JSON.stringify(alarm) };
+      if (alarms.has(alarm.id)) index.removed();
+      alarms.set(alarm.id, entry);
+      index.add(entry);
     },
     async get(id) {
-      const alarm = alarms.get(id);
-      return alarm && copy(alarm);
+      const stored = alarms.get(id);
+      return stored && parse(stored);
     },
     async delete(id) {
-      return alarms.delete(id);
+      if (!alarms.delete(id)) return false;
+      index.removed();
+      return true;
     },
-    async loadDue(until) {
-      const due = [...alarms.values()].filter((alarm) => alarm.dispatchAt < until);
-      return copy(due.sort((a, b) => byTimeThenId([a.dispatchAt, a.id], [b.dispatchAt, b.id])));
+    async loadDue(until, limit = Number.POSITIVE_INFINITY) {
+      if (limit === Number.POSITIVE_INFINITY) {
+        return [...alarms.values()]
+          .filter((entry) => entry.dispatchAt < until)
+          .sort(dueOrder)
+          .map(parse);
+      }
+      return index.first(until, limit).map(parse);
     },
     async count() {
       return alarms.size;
     },
     async moveToDeadLetters(letter) {
-      alarms.delete(letter.alarm.id);
+      if (alarms.delete(letter.alarm.id)) index.removed();
       deadLetters.set(letter.alarm.id, copy(letter));
     },
     async listDeadLetters() {

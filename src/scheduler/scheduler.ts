@@ -5,6 +5,8 @@ import { Response } from "../response.ts";
 import { describeError } from "../serve.ts";
 import { createTelemetry, type Telemetry } from "../telemetry.ts";
 import type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
+import { applyPinned, capturePinned, checkPinnedKeys, DEFAULT_PINNED_ASSIGNS } from "./pinned-assigns.ts";
+import { type DeliveryVerdict, defaultServiceResponded, isDenial, type RetryVerdict } from "./verdict.ts";
 
 /**
  * What the scheduler dispatches through: a `SystemNode` is one.
@@ -15,16 +17,6 @@ import type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
 export interface SchedulerDispatcher {
   dispatch(message: Message, options: { timeoutMs: number }): Promise<Message>;
 }
-
-/**
- * After a delivery: `"done"` forgets it (or schedules a repeating alarm's next occurrence), `"retry"`
- * retries with exponential backoff, `{ retryInMs }` retries after that delay. Every retry counts
- * towards `maxAttempts`.
- *
- * @example
- * const verdict: DeliveryVerdict = resolved.response?.status === "error" ? { retryInMs: 60_000 } : "done";
- */
-export type DeliveryVerdict = "done" | "retry" | { readonly retryInMs: number };
 
 /**
  * Retries of one occurrence: the n-th retry waits `min(maxDelayMs, initialDelayMs × factor^(n−1))`.
@@ -61,8 +53,25 @@ export interface SchedulerOptions {
   retry?: RetryPolicy;
   /** Runs in `schedule()` before the alarm is saved; a returned message replaces the scheduled one. */
   saveAlarm?: (message: Message, aggregateId: string | undefined) => Message | undefined;
-  /** Judges each delivery. @default defaultServiceResponded */
+  /**
+   * Judges each delivery: done, retry (optionally later, or with a replacement message), or failed (a
+   * dead letter at once). @default defaultServiceResponded: success is done, no provider is a retry,
+   * any other answer (a denial, a validation error, `not_found`, an error) is a final failure
+   */
   serviceResponded?: (resolved: Message) => DeliveryVerdict;
+  /**
+   * Assigns that say on whose behalf a message runs: taken from the message given to `schedule()`, kept
+   * with the alarm, and set again at every dispatch exactly as they were (a key absent then stays absent),
+   * so no `saveAlarm`, reply or retry can give a scheduled message a principal it was not scheduled with.
+   * @default ["principal"]
+   */
+  readonly pinnedAssigns?: readonly string[];
+  /**
+   * Most alarms held in memory at once (each is a timer holding its alarm). A bigger window, or the
+   * backlog after downtime, is loaded from the store in pages of this size, earliest first, as deliveries
+   * finish: memory stays bounded whatever the backlog. @default 1_000
+   */
+  readonly maxInMemory?: number;
   /** Called once an alarm has been moved to the dead letters. */
   onDeadLetter?: (letter: DeadLetter) => void;
   /** Where `alarm_*` events go (`alarm_store_failed` reports store errors the scheduler recovers from). @default a new bus */
@@ -145,30 +154,20 @@ export interface Scheduler extends ScheduleClient {
   deadLetters(): Promise<DeadLetter[]>;
   /** Schedules a dead letter again, now, with its attempts reset; resolves whether there was one. */
   replayDeadLetter(id: string): Promise<boolean>;
-  /** Alarms armed in memory right now (the window), not all stored ones. */
+  /** Alarms armed in memory right now (the window, at most `maxInMemory`), not all stored ones. */
   readonly inMemoryCount: number;
   /**
-   * Resolves when no delivery is under way (including deliveries that finish by starting others). A host
-   * whose work must end with its handler awaits it, e.g. a Durable Object's `alarm()`.
+   * Resolves when no delivery and no load is under way (including deliveries that finish by starting
+   * others, and the next page of a backlog). A host whose work must end with its handler awaits it, e.g. a
+   * Durable Object's `alarm()`.
    */
   settled(): Promise<void>;
 }
 
 const DEFAULT_INTERVAL_MS = 21_600_000;
+const DEFAULT_MAX_IN_MEMORY = 1_000;
 // The largest delay setTimeout honours everywhere; a longer one fires at once. Timers never exceed the window.
 const MAX_TIMER_MS = 2_147_483_647;
-const RETRYABLE: ReadonlySet<string> = new Set(["service_unavailable", "service_timeout", "no_nodes_available"]);
-
-/**
- * The default `serviceResponded`: retry when no provider answered (`service_unavailable`,
- * `service_timeout`, `no_nodes_available`), done for any answer the service gave.
- *
- * @example
- * serviceResponded: (m) => (m.response?.status === "error" ? "retry" : defaultServiceResponded(m)),
- */
-export function defaultServiceResponded(resolved: Message): DeliveryVerdict {
-  return resolved.response && RETRYABLE.has(resolved.response.status) ? "retry" : "done";
-}
 
 function misuse(text: string): SdkClientError {
   return new SdkClientError(SdkErrorCode.INVALID_SCHEDULE, text);
@@ -191,9 +190,10 @@ function occurrenceId(scheduleId: string, at: number): string {
   return `${scheduleId}.${at}`;
 }
 
-/** The assigns `saveAlarm` and the store see before any dispatch (as in the original). */
+/** The assigns `saveAlarm` and the store see before any dispatch (as in the original); a parent's `late` goes. */
 function beforeFirstDispatch(message: Message, at: number): Message {
-  return message.with({ assigns: { ...message.assigns, dispatchAt: at, dispatchAttempts: 0 } });
+  const { late: _late, ...assigns } = message.assigns;
+  return message.with({ assigns: { ...assigns, dispatchAt: at, dispatchAttempts: 0 } });
 }
 
 /** The original's reset before a retry: the answer goes, the assigns stay. */
@@ -201,10 +201,47 @@ function resetForRetry(message: Message): Message {
   return message.with({ request: undefined, valid: true, response: null, events: [], halted: false });
 }
 
+/** An armed alarm: its timer's cancel, and its place in the (dispatchAt, id) order. */
+interface ArmedAlarm {
+  readonly cancel: () => void;
+  readonly dispatchAt: number;
+  readonly id: string;
+}
+
+/**
+ * How far the alarms held in memory reach, in (dispatchAt, id) order: every stored alarm before it is armed
+ * or under way, later ones wait in the store. `lastId` is set when a page of the store ended at `at`.
+ */
+interface Horizon {
+  readonly at: number;
+  readonly lastId?: string;
+}
+
+const CLOSED: Horizon = { at: Number.NEGATIVE_INFINITY };
+
+/** `!(a < b)` also rejects a NaN time from a lax store. */
+function within(alarm: { readonly dispatchAt: number; readonly id: string }, horizon: Horizon): boolean {
+  if (alarm.dispatchAt < horizon.at) return true;
+  return alarm.dispatchAt === horizon.at && horizon.lastId !== undefined && alarm.id <= horizon.lastId;
+}
+
+function isBefore(a: { readonly dispatchAt: number; readonly id: string }, b: typeof a): boolean {
+  return a.dispatchAt < b.dispatchAt || (a.dispatchAt === b.dispatchAt && a.id < b.id);
+}
+
+function earlier(a: Horizon, b: Horizon): Horizon {
+  if (a.at !== b.at) return a.at < b.at ? a : b;
+  if (a.lastId === undefined || b.lastId === undefined) return a.lastId === undefined ? a : b;
+  return a.lastId <= b.lastId ? a : b;
+}
+
+type DeadLetterCause = "denied" | "rejected" | "exhausted" | "unparseable";
+
 /**
  * Creates a scheduler over `store` that dispatches through `dispatcher`. Alarms due within
- * `2 × inMemoryIntervalMs` are armed as one Clock timer each; later ones stay in the store until a
- * reload reaches them. One scheduler per store.
+ * `2 × inMemoryIntervalMs` are armed as one Clock timer each, at most `maxInMemory` at once (the
+ * earliest); later ones stay in the store until a reload or the next page reaches them. One scheduler
+ * per store.
  *
  * @example
  * import { createMemoryAlarmStore, createScheduler, Message } from "x3m-system";
@@ -222,6 +259,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   if (!(intervalMs > 0 && 2 * intervalMs <= MAX_TIMER_MS)) {
     throw misuse(`inMemoryIntervalMs must be positive and at most ${Math.floor(MAX_TIMER_MS / 2)} ms (12.4 days)`);
   }
+  const maxInMemory = options.maxInMemory ?? DEFAULT_MAX_IN_MEMORY;
+  if (!(Number.isSafeInteger(maxInMemory) && maxInMemory > 0)) throw misuse("maxInMemory must be a positive integer");
+  const pinnedKeys = options.pinnedAssigns ?? DEFAULT_PINNED_ASSIGNS;
+  checkPinnedKeys(pinnedKeys);
   const timeoutFor = options.dispatchTimeoutMs ?? (() => 5_000);
   const verdictFor = options.serviceResponded ?? defaultServiceResponded;
   const maxAttempts = options.retry?.maxAttempts ?? 5;
@@ -233,8 +274,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     throw misuse("retry settings must be finite, non-negative numbers");
   }
 
-  /** Cancel functions of the armed timers, by alarm id. */
-  const armed = new Map<string, () => void>();
+  /** The armed timers, by alarm id. */
+  const armed = new Map<string, ArmedAlarm>();
   /** Deliveries under way; `superseded` once the id is rescheduled or cancelled meanwhile. */
   const inFlight = new Map<string, { superseded: boolean }>();
   const deliveries = new Set<Promise<void>>();
@@ -243,7 +284,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   /** Ids changed while a load's query runs: its answer may predate the change. */
   let touchedDuringLoad: Set<string> | undefined;
   let loads: Promise<void> = Promise.resolve();
-  let loadedUntil = Number.NEGATIVE_INFINITY;
+  /** A load waiting for the one before it: asking again joins it. */
+  let queuedLoad: Promise<void> | undefined;
+  let pendingLoads = 0;
+  let horizon = CLOSED;
+  /** The store may hold alarms due in the window that are not armed: the next page loads once memory has room. */
+  let truncated = false;
+  /** No armed alarm is due later than this (an upper bound: it spares most `makeRoom` scans). */
+  let latestArmed = Number.NEGATIVE_INFINITY;
   let running = false;
   let cancelTick: (() => void) | undefined;
 
@@ -261,7 +309,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   function disarm(id: string): void {
-    armed.get(id)?.();
+    armed.get(id)?.cancel();
     armed.delete(id);
   }
 
@@ -273,10 +321,36 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     touchedDuringLoad?.add(id);
   }
 
+  /** The armed alarm due last (a scan of at most `maxInMemory`, only when an earlier alarm needs room). */
+  function latestArmedAlarm(): ArmedAlarm | undefined {
+    let latest: ArmedAlarm | undefined;
+    for (const entry of armed.values()) if (!latest || isBefore(latest, entry)) latest = entry;
+    return latest;
+  }
+
+  /**
+   * Memory is full: `alarm` takes the place of the armed alarm due last when it is due before it, else it
+   * waits in the store. Either way the horizon moves back to the one left out, so every stored alarm
+   * before it is still armed, and the next page brings the rest.
+   */
+  function makeRoom(alarm: Alarm): boolean {
+    const latest = alarm.dispatchAt <= latestArmed ? latestArmedAlarm() : undefined;
+    const evicted = latest && isBefore(alarm, latest) ? latest : undefined;
+    horizon = earlier(horizon, { at: (evicted ?? alarm).dispatchAt });
+    truncated = true;
+    if (!evicted) {
+      if (latest) latestArmed = latest.dispatchAt;
+      return false;
+    }
+    disarm(evicted.id);
+    return true;
+  }
+
   function arm(alarm: Alarm): void {
-    // Outside the window (or stopped): a later load arms it. `!(a < b)` also rejects a NaN from a lax store.
-    if (!running || !(alarm.dispatchAt < loadedUntil)) return;
+    // Beyond the horizon (or stopped): a later load or page arms it.
+    if (!running || !within(alarm, horizon)) return;
     disarm(alarm.id);
+    if (armed.size >= maxInMemory && !makeRoom(alarm)) return;
     const delayMs = alarm.dispatchAt - clock.now();
     // `late` is decided when arming: a real timer always fires a little after its time.
     const cancel = clock.setTimeout(
@@ -288,7 +362,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       },
       Math.max(0, delayMs),
     );
-    armed.set(alarm.id, cancel);
+    armed.set(alarm.id, { cancel, dispatchAt: alarm.dispatchAt, id: alarm.id });
+    latestArmed = Math.max(latestArmed, alarm.dispatchAt);
   }
 
   async function loadWindow(): Promise<void> {
@@ -296,10 +371,24 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const touched = new Set<string>();
     touchedDuringLoad = touched;
     // The window is "now + 2 × interval" at every load (no drift), and it moves before the query so that
-    // an alarm scheduled while the query runs is armed by schedule() itself.
-    loadedUntil = clock.now() + 2 * intervalMs;
+    // an alarm scheduled while the query runs is armed by schedule() itself (or narrows it, memory full).
+    const until = clock.now() + 2 * intervalMs;
+    const wide: Horizon = { at: until };
+    horizon = wide;
     try {
-      for (const alarm of await store.loadDue(loadedUntil)) {
+      const page = (await store.loadDue(until, maxInMemory)).slice(0, maxInMemory);
+      if (!running) return;
+      const last = page.at(-1);
+      const full = page.length >= maxInMemory && last !== undefined;
+      horizon = earlier(horizon, full ? { at: last.dispatchAt, lastId: last.id } : wide);
+      truncated = full || horizon !== wide;
+      // What is armed beyond the page's end goes back to the store: the page holds the earliest alarms.
+      latestArmed = Number.NEGATIVE_INFINITY;
+      for (const entry of [...armed.values()]) {
+        if (within(entry, horizon)) latestArmed = Math.max(latestArmed, entry.dispatchAt);
+        else disarm(entry.id);
+      }
+      for (const alarm of page) {
         if (!armed.has(alarm.id) && !inFlight.has(alarm.id) && !touched.has(alarm.id)) arm(alarm);
       }
     } finally {
@@ -307,17 +396,42 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
   }
 
-  /** Loads run one at a time. */
+  /** Loads run one at a time; asking while one waits for its turn joins that one. */
   function load(): Promise<void> {
-    const next = loads.then(loadWindow);
-    loads = next.catch(() => undefined);
+    if (queuedLoad) return queuedLoad;
+    pendingLoads++;
+    const next = loads.then(() => {
+      queuedLoad = undefined;
+      return loadWindow();
+    });
+    queuedLoad = next;
+    loads = next.then(
+      () => {
+        pendingLoads--;
+        refillIfRoom();
+      },
+      // A failed load is not chained into another (a broken store would spin): a delivery or the tick retries.
+      () => {
+        pendingLoads--;
+      },
+    );
     return next;
+  }
+
+  /** A load nobody awaits: a failure is reported, and the next tick or page tries again. */
+  function reload(): void {
+    load().catch((error) => storeFailed("load", error));
+  }
+
+  /** The next page of a backlog once three quarters of memory are free (a quarter still queued, so deliveries never wait for it). */
+  function refillIfRoom(): void {
+    if (running && truncated && pendingLoads === 0 && armed.size + inFlight.size <= maxInMemory / 4) reload();
   }
 
   function tick(): void {
     cancelTick = clock.setTimeout(tick, intervalMs);
     // A failed load is simply retried at the next tick: loadDue has no lower bound, so nothing is skipped.
-    load().catch((error) => storeFailed("load", error));
+    reload();
   }
 
   async function deliver(alarm: Alarm, late: boolean): Promise<void> {
@@ -327,7 +441,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const parsed = Message.safeParse(alarm.message);
       const writeBack = parsed.ok
         ? await attempt(alarm, parsed.value, late)
-        : () => moveToDeadLetters(alarm, Response.error({ exception: describeError(parsed.error) }));
+        : () => moveToDeadLetters(alarm, Response.error({ exception: describeError(parsed.error) }), "unparseable");
       await serialized(alarm.id, async () => {
         if (flight.superseded) return;
         touchedDuringLoad?.add(alarm.id);
@@ -338,19 +452,27 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       storeFailed("write", error, alarm.id);
     } finally {
       if (inFlight.get(alarm.id) === flight) inFlight.delete(alarm.id);
+      refillIfRoom();
     }
+  }
+
+  /** A retry verdict's replacement, validated like a scheduled message, under the id that was sent. */
+  function replacementOf(verdict: DeliveryVerdict, sent: Message): Message | undefined {
+    const replacement = typeof verdict === "object" && verdict !== null ? verdict.message : undefined;
+    return replacement && Message.parse({ ...Message.parse(replacement).toJSON(), id: sent.id });
   }
 
   /** Dispatches once and resolves the store write that records the outcome. */
   async function attempt(alarm: Alarm, stored: Message, late: boolean): Promise<() => Promise<void>> {
-    const message = stored.with({
-      assigns: { ...stored.assigns, dispatchAttempts: alarm.attempts + 1, dispatchAt: alarm.scheduledFor, late },
-    });
+    const assigns = { ...stored.assigns, dispatchAttempts: alarm.attempts + 1, dispatchAt: alarm.scheduledFor, late };
+    const message = applyPinned(stored.with({ assigns }), alarm, pinnedKeys);
     let resolved = message;
     let verdict: DeliveryVerdict;
+    let replacement: Message | undefined;
     try {
       resolved = await dispatcher.dispatch(message, { timeoutMs: timeoutFor(message) });
       verdict = verdictFor(resolved);
+      replacement = replacementOf(verdict, message);
     } catch (error) {
       // A throwing dispatcher or hook is a failed delivery like any other: never the scheduler's end.
       resolved = resolved.return(Response.error({ exception: describeError(error) }));
@@ -362,7 +484,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       { time, attempts: alarm.attempts + 1, lateBy: Math.max(0, time - alarm.dispatchAt) },
       { id: alarm.id, message: resolved, verdict },
     );
-    return verdict === "done" ? () => completed(alarm, message) : () => failed(alarm, resolved, verdict);
+    if (verdict === "done") return () => completed(alarm, message);
+    // The next attempt's message: its answer cleared, on behalf of the principal it was scheduled with.
+    const next: Alarm = {
+      ...alarm,
+      message: applyPinned(resetForRetry(replacement ?? resolved), alarm, pinnedKeys).toJSON(),
+      attempts: alarm.attempts + 1,
+    };
+    const response = resolved.response ?? Response.error("no_response");
+    if (verdict === "failed")
+      return () => moveToDeadLetters(next, response, isDenial(response) ? "denied" : "rejected");
+    return () => failed(next, response, verdict);
   }
 
   async function completed(alarm: Alarm, sent: Message): Promise<void> {
@@ -377,14 +509,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     arm(next);
   }
 
-  async function failed(alarm: Alarm, resolved: Message, verdict: Exclude<DeliveryVerdict, "done">): Promise<void> {
-    const attempts = alarm.attempts + 1;
-    const retried: Alarm = { ...alarm, message: resetForRetry(resolved).toJSON(), attempts };
+  /** A retry of `retried` (attempts already counted), or its dead letter once they are used up. */
+  async function failed(retried: Alarm, response: Response, verdict: "retry" | RetryVerdict): Promise<void> {
+    const { attempts } = retried;
     if (attempts >= maxAttempts) {
-      await moveToDeadLetters(retried, resolved.response ?? Response.error("no_response"));
+      await moveToDeadLetters(retried, response, "exhausted");
       return;
     }
-    const asked = typeof verdict === "object" ? verdict.retryInMs : Number.NaN;
+    const asked = typeof verdict === "object" && verdict !== null ? (verdict.retryInMs ?? Number.NaN) : Number.NaN;
     const delayMs =
       Number.isFinite(asked) && asked >= 0 ? asked : Math.min(maxDelayMs, initialDelayMs * factor ** (attempts - 1));
     const next: Alarm = { ...retried, dispatchAt: clock.now() + delayMs };
@@ -394,17 +526,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     telemetry.emit(
       "alarm_retry_scheduled",
       { dispatchAt: next.dispatchAt, delayMs, attempts },
-      { id: alarm.id, response: resolved.response },
+      { id: retried.id, response },
     );
   }
 
-  async function moveToDeadLetters(alarm: Alarm, reason: Response): Promise<void> {
+  async function moveToDeadLetters(alarm: Alarm, reason: Response, cause: DeadLetterCause): Promise<void> {
     const letter: DeadLetter = { alarm, reason, failedAt: clock.now() };
     await store.moveToDeadLetters(letter);
     telemetry.emit(
       "alarm_dead_lettered",
       { time: letter.failedAt, attempts: alarm.attempts },
-      { id: alarm.id, reason },
+      { id: alarm.id, reason, cause },
     );
     try {
       options.onDeadLetter?.(letter);
@@ -417,9 +549,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     running = false;
     cancelTick?.();
     cancelTick = undefined;
-    for (const cancel of armed.values()) cancel();
+    for (const entry of armed.values()) entry.cancel();
     armed.clear();
-    loadedUntil = Number.NEGATIVE_INFINITY;
+    horizon = CLOSED;
+    truncated = false;
+    latestArmed = Number.NEGATIVE_INFINITY;
   }
 
   const scheduler: Scheduler = {
@@ -449,8 +583,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         everyMs === undefined ? message : message.with({ id: occurrenceId(id, dispatchAt) }),
         dispatchAt,
       );
+      const saved = options.saveAlarm?.(first, aggregateId) ?? first;
       // Parsed once here so that the store only ever holds messages that will parse at delivery.
-      const data = Message.parse((options.saveAlarm?.(first, aggregateId) ?? first).toJSON()).toJSON();
+      const data = Message.parse(saved.toJSON()).toJSON();
+      // Pinned as the caller handed the message over: `saveAlarm` cannot change on whose behalf it runs.
+      const pinned = capturePinned(saved === first ? data.assigns : Message.parse(first.toJSON()).assigns, pinnedKeys);
       const alarm: Alarm = {
         id,
         message: data,
@@ -459,6 +596,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         attempts: 0,
         ...(aggregateId === undefined ? {} : { aggregateId }),
         ...(everyMs === undefined ? {} : { everyMs }),
+        pinned,
       };
       await serialized(id, async () => {
         takeOver(id);
@@ -477,11 +615,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       });
       return { id: message.id, cancel: () => scheduler.cancel(message.id) };
     },
-    cancel(id) {
-      return serialized(id, async () => {
+    async cancel(id) {
+      const existed = await serialized(id, async () => {
         takeOver(id);
         return store.delete(id);
       });
+      refillIfRoom();
+      return existed;
     },
     deadLetters: () => store.listDeadLetters(),
     replayDeadLetter(id) {
@@ -501,7 +641,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       return armed.size;
     },
     async settled() {
-      while (deliveries.size > 0) await Promise.allSettled([...deliveries]);
+      while (deliveries.size > 0 || pendingLoads > 0) await Promise.allSettled([...deliveries, loads]);
     },
   };
   return scheduler;

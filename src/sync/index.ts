@@ -1,3 +1,4 @@
+export { decodeLiveFrame, encodeLiveFrame, isLiveFrameText, type LiveFrame, liveFrameSchema } from "./live.ts";
 export {
   type AggregateChanges,
   type ChangesError,

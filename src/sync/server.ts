@@ -85,14 +85,14 @@ async function prepare(
   if (message.halted && message.response) return refuse(message.response);
   const service = context.lookup(message.serviceName);
   // Private services are never reachable from outside, so they answer like unknown ones.
-  if (service?.entry.visibility !== "public") return refuse(Response.serviceUnavailable(message.serviceName));
+  if (service?.entry.visibility !== "public") return refuse(Response.unknownService(message.serviceName));
   const aggregateTarget = aggregateTargetOf(service.entry.handler);
   // Only a service acting on this very aggregate type may run on it: the route names one of its commands.
   if (!aggregateTarget || aggregateTarget.key !== target.key) {
     return refuse(invalid(`"${message.serviceName}" is not a command of aggregate "${pushed.aggregate}"`));
   }
   const authorization = await service.router.authorize(message);
-  if (!authorization.allowed) return refuse(Response.error(authorization.reason));
+  if (!authorization.allowed) return refuse(Response.denied(authorization.reason));
   const { route } = aggregateTarget;
   const prepared = message.prepareAggregateId(route.idField, { generateIfMissing: route.generateIdIfMissing });
   if (prepared.halted && prepared.response) return refuse(prepared.response);

@@ -35,7 +35,7 @@ const ids = (alarms: readonly Alarm[]): string[] => alarms.map((a) => a.id);
 
 /**
  * The behaviour every `AlarmStore` must have, as framework-agnostic cases (each makes a fresh store).
- * The memory, Durable Objects (SQLite) and IndexedDB stores all pass it.
+ * The memory and Durable Objects (SQLite) stores pass it.
  *
  * @example
  * import { alarmStoreContract } from "x3m-system/testing";
@@ -58,7 +58,13 @@ export function alarmStoreContract(makeStore: () => AlarmStore | Promise<AlarmSt
     {
       name: "what is saved is what get returns (deep-equal JSON), and neither copy aliases the stored one",
       run: withStore(async (store) => {
-        const full = alarm("full", T + 5, { attempts: 3, scheduledFor: T, aggregateId: "acc-1", everyMs: 60_000 });
+        const full = alarm("full", T + 5, {
+          attempts: 3,
+          scheduledFor: T,
+          aggregateId: "acc-1",
+          everyMs: 60_000,
+          pinned: { principal: { user: "ada", roles: ["admin"] }, tenant: "t-1" },
+        });
         const plain = alarm("plain", T + 7);
         await store.save(full);
         await store.save(plain);
@@ -113,6 +119,39 @@ export function alarmStoreContract(makeStore: () => AlarmStore | Promise<AlarmSt
         equal(ids(await store.loadDue(T + 2_001)), ["old", "d", "a", "b", "c", "e"], "until just after");
         equal(ids(await store.loadDue(T - 86_400_000)), [], "nothing before the oldest");
         equal(await store.count(), 7, "loadDue removes nothing");
+      }),
+    },
+    {
+      name: "loadDue with a limit returns the first `limit` alarms of that order, ties broken by id",
+      run: withStore(async (store) => {
+        for (const [id, at] of [
+          ["late-b", T - 5_000],
+          ["late-a", T - 5_000],
+          ["t-c", T],
+          ["t-a", T],
+          ["t-b", T],
+          ["next", T + 10],
+          ["outside", T + 1_000],
+        ] as const) {
+          await store.save(alarm(id, at));
+        }
+        equal(ids(await store.loadDue(T + 1_000, 1)), ["late-a"], "limit 1");
+        equal(ids(await store.loadDue(T + 1_000, 3)), ["late-a", "late-b", "t-a"], "a page ending inside a tie");
+        equal(ids(await store.loadDue(T + 1_000, 4)), ["late-a", "late-b", "t-a", "t-b"], "the next page size");
+        equal(
+          ids(await store.loadDue(T + 1_000, 100)),
+          ["late-a", "late-b", "t-a", "t-b", "t-c", "next"],
+          "limit beyond",
+        );
+        equal(ids(await store.loadDue(T + 1, 4)), ["late-a", "late-b", "t-a", "t-b"], "until still applies");
+        equal(
+          (await store.loadDue(T + 1_000, 2)).map((a) => a.message.rawRequest.note),
+          ["ünïcødé ✓", "ünïcødé ✓"],
+          "whole alarms",
+        );
+        await store.delete("late-a");
+        await store.save(alarm("t-b", T + 20));
+        equal(ids(await store.loadDue(T + 1_000, 3)), ["late-b", "t-a", "t-c"], "after a delete and a move");
       }),
     },
     {

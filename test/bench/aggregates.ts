@@ -13,7 +13,7 @@ import {
   Message,
   type ServiceHandler,
 } from "../../src/index.ts";
-import { type Case, fmt, type Measurement, markdown, measureAll, median, ROUNDS, table } from "./measure.ts";
+import { type Case, fmt, type Measurement, markdown, measureAll, median, ROUNDS } from "./measure.ts";
 
 // ---- one bank-account domain for both libraries -----------------------------------------------------
 
@@ -51,6 +51,7 @@ const newDeposit = (id: string) => Message.new("deposit", { rawRequest: { id, am
 const idsOf = (count: number) => Array.from({ length: count }, (_, i) => `acc-${i}`);
 
 const isOk = (reply: unknown) => reply instanceof Message && reply.response?.status === "ok";
+const versionOf = (reply: unknown) => ((reply as Message).response as { version?: number } | null)?.version;
 async function depositMany(service: ServiceHandler, id: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const reply = await service(newDeposit(id));
@@ -58,116 +59,175 @@ async function depositMany(service: ServiceHandler, id: string, count: number): 
   }
 }
 
-// ---- commands per second ----------------------------------------------------------------------------
+// ---- commands: curves over stream length and number of streams --------------------------------------
 
-const ONE_STREAM_DEPOSITS = 2_000;
-const MANY = 1_000;
-const MANY_DEPOSITS = 20_000;
-const IN_FLIGHT = 100;
+/** One point of a curve: `streams` streams per store, each `length` events long; `stores` such stores. */
+interface Point {
+  readonly label: string;
+  readonly streams: number;
+  readonly length: number;
+  readonly stores: number;
+}
+
+// Every command of a round finds its stream exactly `length` events long: each stream gets one command.
+// Points with few streams per store use several stores, so that each round times enough commands.
+const LENGTH_CURVE: readonly Point[] = [
+  { label: "1", streams: 1, length: 1, stores: 2_000 },
+  { label: "10", streams: 1, length: 10, stores: 2_000 },
+  { label: "100", streams: 1, length: 100, stores: 1_000 },
+  { label: "1,000", streams: 1, length: 1_000, stores: 200 },
+  { label: "4,000", streams: 1, length: 4_000, stores: 100 },
+];
+const SHORT = 10;
+const STREAMS_CURVE: readonly Point[] = [
+  { label: "1", streams: 1, length: SHORT, stores: 2_000 },
+  { label: "1,000", streams: 1_000, length: SHORT, stores: 1 },
+  { label: "10,000", streams: 10_000, length: SHORT, stores: 1 },
+];
+const GOAL = 2;
+
+/** A stream of `length` events: an open, then deposits of 1. */
+const eventsOf = (length: number): AccountEvent[] => [
+  opened,
+  ...Array.from({ length: length - 1 }, (): AccountEvent => ({ type: "Deposited", data: { amount: 1 } })),
+];
+
+/** The last round's stores are garbage now: collect them before timing, not in the middle of it (`--expose-gc`). */
+const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
 
 interface CommandCase extends Case {
   /** Whether the last result of `loop(1)` after `setup()` is a successful deposit of 1. */
   readonly check: (last: unknown) => boolean;
 }
 
-/** Each round starts on a fresh Emmett store with `streams` opened accounts (untimed). */
-function emmettCase(name: string, streams: number, iterations: number): CommandCase {
-  let store: InMemoryEventStore = getInMemoryEventStore();
-  let ids: string[] = [];
+/** Times one command on every stream of every store; `loop(1)` runs only the first (the check). */
+async function onEveryStream<TStore>(
+  stores: readonly { readonly store: TStore; readonly ids: readonly string[] }[],
+  n: number,
+  command: (store: TStore, id: string) => Promise<unknown>,
+): Promise<unknown> {
+  let last: unknown;
+  let done = 0;
+  for (const { store, ids } of stores) {
+    for (const id of ids) {
+      last = await command(store, id);
+      if (++done === n) return last;
+    }
+  }
+  return last;
+}
+
+/** Each round starts on fresh Emmett stores holding the point's streams (untimed). */
+function emmettCase(point: Point): CommandCase {
+  let stores: { store: InMemoryEventStore; ids: string[] }[] = [];
   return {
-    name,
-    iterations,
+    name: `Emmett ${point.label}`,
+    iterations: point.streams * point.stores,
     async setup() {
-      store = getInMemoryEventStore();
-      ids = idsOf(streams);
-      for (const id of ids) await handle(store, id, () => opened);
+      stores = [];
+      for (let i = 0; i < point.stores; i++) {
+        const store = getInMemoryEventStore();
+        const ids = idsOf(point.streams);
+        for (const id of ids) await store.appendToStream(id, eventsOf(point.length));
+        stores.push({ store, ids });
+      }
+      collectGarbage();
     },
     async loop(n) {
-      let last: unknown;
-      for (let i = 0; i < n; i++) last = await handle(store, ids[i % ids.length] as string, deposit);
+      const last = await onEveryStream(stores, n, (store, id) => handle(store, id, deposit));
+      if (n > 1) stores = []; // a round's stores are not kept alive while the other cases are timed
       return last;
     },
-    check: (last) => (last as { newState?: Account } | undefined)?.newState?.balance === 1,
+    check: (last) => (last as { newState?: Account } | undefined)?.newState?.balance === point.length,
   };
 }
 
-/** Each round starts on a fresh x3m host and store with `aggregates` opened accounts (untimed). */
-function x3mCase(name: string, aggregates: number, iterations: number, inFlight = 1): CommandCase {
-  let service: ServiceHandler = () => Promise.reject(new Error("setup first"));
-  let ids: string[] = [];
-  const sequential = async (n: number) => {
-    let last: unknown;
-    for (let i = 0; i < n; i++) last = await service(newDeposit(ids[i % ids.length] as string));
-    return last;
-  };
-  // Batches of `inFlight` deposits on consecutive (so distinct) accounts, started together.
-  const concurrent = async (n: number) => {
-    let last: unknown;
-    for (let i = 0; i < n; i += inFlight) {
-      const batch: unknown[] = [];
-      const end = Math.min(n, i + inFlight);
-      for (let j = i; j < end; j++) batch.push(service(newDeposit(ids[j % ids.length] as string)));
-      const replies = await Promise.all(batch);
-      last = replies[replies.length - 1];
-    }
-    return last;
-  };
+/** Each round starts on fresh x3m stores holding the point's streams, loaded into fresh hosts (untimed). */
+function x3mCase(point: Point): CommandCase {
+  let stores: { store: ServiceHandler; ids: string[] }[] = [];
   return {
-    name,
-    iterations,
+    name: `x3m ${point.label}`,
+    iterations: point.streams * point.stores,
     async setup() {
-      const host: AccountHost = createAggregateHost(account, { store: createMemoryEventStore() });
-      const open = host.onNew("open");
-      ids = idsOf(aggregates);
-      for (const id of ids) await open(Message.new("open", { rawRequest: { id } }));
-      service = host.on("deposit");
+      stores = [];
+      for (let i = 0; i < point.stores; i++) {
+        const store = createMemoryEventStore();
+        const ids = idsOf(point.streams);
+        for (const id of ids) await store.append(`account-${id}`, eventsOf(point.length));
+        const host: AccountHost = createAggregateHost(account, { store });
+        for (const id of ids) await host.getState(id);
+        stores.push({ store: host.on("deposit"), ids });
+      }
+      collectGarbage();
     },
-    loop: inFlight > 1 ? concurrent : sequential,
-    check: isOk,
+    async loop(n) {
+      const last = await onEveryStream(stores, n, (deposit, id) => deposit(newDeposit(id)) as Promise<unknown>);
+      if (n > 1) stores = []; // a round's stores are not kept alive while the other cases are timed
+      return last;
+    },
+    // The stream held `length` events (versions 0 … length - 1): the deposit is version `length`.
+    check: (last) => isOk(last) && (last as Message).response?.status === "ok" && versionOf(last) === point.length,
   };
 }
 
-async function commandsPerSecond(): Promise<void> {
-  const many = MANY.toLocaleString("en-US");
-  const cases = [
-    emmettCase("(a) Emmett, one stream", 1, ONE_STREAM_DEPOSITS),
-    x3mCase("(b) x3m, one aggregate", 1, ONE_STREAM_DEPOSITS),
-    emmettCase(`(c) Emmett, ${many} streams round-robin`, MANY, MANY_DEPOSITS),
-    x3mCase(`(d) x3m, ${many} aggregates round-robin`, MANY, MANY_DEPOSITS),
-    x3mCase(
-      `(e) x3m, ${many} aggregates, ${IN_FLIGHT} commands in flight (no Emmett pair)`,
-      MANY,
-      MANY_DEPOSITS,
-      IN_FLIGHT,
+interface CurveRow {
+  readonly point: Point;
+  readonly emmett: Measurement;
+  readonly x3m: Measurement;
+}
+
+function curveTable(title: string, header: string, rows: readonly CurveRow[]): void {
+  const spread = (m: Measurement) => `±${fmt(m.spreadPct, 0)}%`;
+  console.log(`\n### ${title}\n`);
+  console.log(
+    markdown(
+      [header, "Emmett µs/command", "x3m µs/command", "x3m speed vs Emmett", `goal ≥ ${GOAL}×`, "spreads"],
+      rows.map(({ point, emmett, x3m }) => {
+        const speed = emmett.usPerCall / x3m.usPerCall;
+        return [
+          point.label,
+          fmt(emmett.usPerCall, 2),
+          fmt(x3m.usPerCall, 2),
+          `${fmt(speed, 2)}×`,
+          speed >= GOAL ? "met" : "MISSED",
+          `${spread(emmett)} / ${spread(x3m)}`,
+        ];
+      }),
     ),
-  ];
+  );
+}
+
+export async function commandCurves(): Promise<void> {
+  const points = [...LENGTH_CURVE, ...STREAMS_CURVE.filter((p) => p.streams > 1)];
+  const cases = points.flatMap((point) => [emmettCase(point), x3mCase(point)]);
   for (const c of cases) {
     await c.setup?.();
     const last = await c.loop(1);
     if (!c.check(last)) throw new Error(`${c.name}: unexpected result ${JSON.stringify(last)}`);
   }
-
   const results = await measureAll(cases);
-  // Emmett's row of each pair is the baseline of both rows; (e) has none.
-  const pairs: Record<number, number> = { 0: 0, 1: 0, 2: 2, 3: 2 };
-  const baseline = (_: Measurement, i: number) => {
-    const base = pairs[i];
-    return base === undefined ? undefined : results[base];
+  const rowOf = (point: Point): CurveRow => {
+    const i = points.findIndex((p) => p.streams === point.streams && p.length === point.length);
+    return { point, emmett: results[2 * i] as Measurement, x3m: results[2 * i + 1] as Measurement };
   };
-  const rate = (i: number) => results[i]?.opsPerSec ?? Number.NaN;
 
-  console.log("## Commands per second: a deposit of 1 on an open account\n");
-  console.log(table(results, baseline, "time vs Emmett"));
-  console.log(`
-Emmett rows: \`CommandHandler({ evolve, initialState })\` on \`getInMemoryEventStore()\`; each deposit reads and folds the whole stream, decides, appends.
-x3m rows: \`host.on("deposit")(Message.new(…))\` called directly (no node, no dispatch); the host keeps the state in memory, folds the new event, appends it to \`createMemoryEventStore()\`.
-(a), (b): each round opens a fresh account (untimed), then ${ONE_STREAM_DEPOSITS.toLocaleString("en-US")} deposits, each awaited; the stream grows from 1 to ${(ONE_STREAM_DEPOSITS + 1).toLocaleString("en-US")} events, and Emmett's cost per command with it.
-(c), (d): each round opens ${many} fresh accounts (untimed), then ${MANY_DEPOSITS.toLocaleString("en-US")} deposits cycling through them, each awaited (streams of 1 to ${MANY_DEPOSITS / MANY + 1} events).
-(e): as (d), but ${IN_FLIGHT} deposits on ${IN_FLIGHT} different accounts started together (\`Promise.all\`): one account's queue does not hold up another's.
-time vs Emmett: the row's µs per command ÷ the Emmett row of its pair; below 1× means x3m is faster.
-Median of ${ROUNDS} interleaved rounds after one warm-up round.`);
+  console.log("## Commands: a deposit of 1 on an open account, as curves\n");
+  console.log(`Emmett: \`CommandHandler({ evolve, initialState })\` on \`getInMemoryEventStore()\`: each command reads and folds the whole stream, decides, appends.
+x3m: \`host.on("deposit")(Message.new(…))\` called directly (no node, no dispatch), the message built inside the timed loop; the host keeps each aggregate's state in memory, folds the new event, appends it to \`createMemoryEventStore()\`.
+Every point: fresh stores each round (untimed), filled with streams of exactly that many events (x3m's loaded into its host, untimed), then one command on every stream, each awaited, so every command finds its stream at exactly the point's length. A point with one stream per store uses many stores (2,000 for ≤ 10 events, 1,000, 200, 100 for longer streams).
+Median of ${ROUNDS} interleaved rounds (every case of both curves takes turns) after one warm-up round; x3m speed vs Emmett = Emmett's µs per command ÷ x3m's.`);
+  curveTable("Over stream length (one stream per store)", "events in the stream", LENGTH_CURVE.map(rowOf));
+  curveTable(
+    `Over the number of streams (streams of ${SHORT} events)`,
+    "streams in the store",
+    STREAMS_CURVE.map(rowOf),
+  );
+  const all = [...LENGTH_CURVE, ...STREAMS_CURVE].map(rowOf);
+  const missed = all.filter(({ emmett, x3m }) => emmett.usPerCall / x3m.usPerCall < GOAL);
   console.log(
-    `x3m runs ${fmt(rate(1) / rate(0), 2)}× Emmett's commands/sec on one stream, ${fmt(rate(3) / rate(2), 2)}× across ${many} streams; ${IN_FLIGHT} in flight run at ${fmt(rate(4) / rate(3), 2)}× the one-at-a-time rate of (d).`,
+    missed.length === 0
+      ? `\nx3m is at least ${GOAL}× Emmett at every point of both curves.`
+      : `\nMISSED the ${GOAL}× goal at: ${missed.map(({ point }) => `${point.streams} × ${point.length} events`).join(", ")}.`,
   );
 }
 
@@ -302,7 +362,7 @@ export async function aggregatesBench(): Promise<void> {
   console.log(
     `Node ${process.version} (${process.platform}/${process.arch}), @event-driven-io/emmett 0.42 in the same run.\n`,
   );
-  await commandsPerSecond();
+  await commandCurves();
   await coldLoads();
   console.log(`\nMeasured in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 }

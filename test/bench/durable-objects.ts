@@ -400,7 +400,7 @@ async function schedules(origin: string, timing: Timing): Promise<void> {
   );
   console.log(`
 Each run is a fresh object: one call schedules every message due now (\`inMs: 0\`), each awaited; then the object's alarm fires and delivers them, and a second call waits until all were delivered and \`alarm()\` returned.
-x3m rows: \`createScheduler\` on \`createSqlAlarmStore(ctx.storage)\` and \`createAlarmClock(ctx.storage).lane("scheduler")\`, with \`alarm() { clock.fire(); await scheduler.settled(); await clock.watchdog(); }\` as in \`defineSchedulerObject\`; the dispatcher counts deliveries per message id and answers ok (then the scheduler deletes the alarm's row).
+x3m rows: \`createScheduler\` on \`createSqlAlarmStore(ctx.storage)\` and \`createAlarmClock(ctx.storage).lane("scheduler")\`, with \`alarm() { await runSchedulerAlarm(clock, scheduler); }\` as in \`defineSchedulerObject\` (the scheduler holds 1,000 alarms at most; the alarm goes on with each next page in the same call); the dispatcher counts deliveries per message id and answers ok (then the scheduler deletes the alarm's row).
 baseline: the same alarm JSON inserted as one row per message, \`setAlarm\` once; \`alarm()\` selects the due rows in order, parses each message, counts it and deletes its row.
 schedule: µs per \`schedule()\` call inside the object. fire: deliveries per second of \`alarm()\` (from entering it to its end). vs raw: times the baseline's cost.
 end-to-end: from Node, the schedule call's start to the last delivery's answer (less two empty calls), including the commits and the alarm's start-up.

@@ -5,6 +5,7 @@
 import { aggregatesBench } from "./aggregates.ts";
 import { dispatchBench } from "./dispatch.ts";
 import { durableObjectsBench } from "./durable-objects.ts";
+import { edgeBench } from "./edge.ts";
 import { eventStreamsBench } from "./event-streams.ts";
 import { indexedDbBench } from "./indexeddb.ts";
 import { schedulerBench } from "./scheduler.ts";
@@ -18,6 +19,8 @@ console.log("");
 await schedulerBench();
 console.log("");
 await durableObjectsBench();
+console.log("");
+await edgeBench();
 console.log("");
 await eventStreamsBench();
 console.log("");

@@ -16,7 +16,8 @@ describe("core in Chromium", () => {
     const result = await runScenario<{ userAgent: string; greet: unknown; secret: unknown }>(page, "dispatchOverHub");
     expect(result.userAgent).toContain("HeadlessChrome");
     expect(result.greet).toEqual({ status: "ok", payload: "Hello, Ada!" });
-    expect(result.secret).toEqual({ status: "service_unavailable", service: "secret" });
+    // A private service is never announced: the caller has never heard of it.
+    expect(result.secret).toEqual({ status: "service_unavailable", service: "secret", unknown: true });
   });
 
   it("a message survives the browser's structured clone and postMessage", async () => {

@@ -84,7 +84,7 @@ describe("mesh features between tabs (Chromium, BroadcastChannel)", () => {
     await tab("worker").waitForFunction("globalThis.scenarios.finished() === 1");
     expect(await runScenario(tab("caller"), "cast", "nobody")).toEqual({
       accepted: false,
-      response: { status: "service_unavailable", service: "nobody" },
+      response: { status: "service_unavailable", service: "nobody", unknown: true },
     });
     await closeAll();
   });

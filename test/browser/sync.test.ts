@@ -296,6 +296,22 @@ describe("offline-first sync (Chromium + local edge Worker)", () => {
     for (const page of [a, b]) await page.close();
   });
 
+  it("a change made through another client reaches this one by a live poke, long before its pull interval (an hour)", async () => {
+    const id = `live-${++round}`;
+    const liveUrl = `${edge?.origin.replace(/^http/, "ws")}/x3m/ws`;
+    const [writer, reader] = [await openTab(`live-writer-${round}`, "writer"), await harness.newPage()];
+    await runScenario(writer, "run", { service: "open_account", rawRequest: { id, owner: "Ada" } });
+    await confirmed(writer, id, 0);
+    await runScenario(reader, "setup", { db: `live-reader-${round}`, tab: "reader", liveUrl });
+    await runScenario(reader, "track", { id });
+    await confirmed(reader, id, 0); // the first round (on connecting) pulled the account
+    // Another client (another browser profile: its own database) deposits; the reader only waits.
+    await runScenario(writer, "deposits", { id, amounts: [42] });
+    await confirmed(reader, id, 1);
+    expect(await runScenario(reader, "view", { id })).toMatchObject({ state: { balance: 42 }, tentative: 0 });
+    for (const page of [writer, reader]) await page.close();
+  });
+
   it("commands queued by a tab that closed while offline are synced by another tab", async () => {
     const db = `orphans-${++round}`;
     const id = `orphan-${round}`;

@@ -71,6 +71,7 @@ describe("tabs as nodes over BroadcastChannel (Chromium)", () => {
     expect(await runScenario(tab(pages, "left"), "dispatch", { service: "secret_right" })).toEqual({
       status: "service_unavailable",
       service: "secret_right",
+      unknown: true,
     });
     await closeAll(pages);
   });

@@ -125,3 +125,28 @@ describe("TestSupport (reference §5.12)", () => {
     expect(next).toEqual({ state: foldEvents(account, start.state, [{ type: "Deposited", amount: 5 }]), version: 2 });
   });
 });
+
+describe("the aggregate mapping helpers are public API", () => {
+  it("mapResponse answers as the aggregate host does", async () => {
+    const { mapResponse } = await import("../../src/index.ts");
+    expect(mapResponse(null, "existing", "a-1", 3)).toEqual({ status: "ok", version: 3 });
+    expect(mapResponse({ status: "ok", payload: 1 }, "existing", "a-1", 3)).toEqual({
+      status: "ok",
+      payload: 1,
+      version: 3,
+    });
+    expect(mapResponse({ status: "created", id: "a-1" }, "new", "a-1", 0)).toEqual({
+      status: "created",
+      id: "a-1",
+      version: 0,
+    });
+    expect(mapResponse({ status: "created", id: "other" }, "new", "a-1", 0)).toEqual({
+      status: "created",
+      id: "other",
+    });
+    expect(mapResponse({ status: "error", reason: "x" }, "existing", "a-1", 3)).toEqual({
+      status: "error",
+      reason: "x",
+    });
+  });
+});

@@ -62,9 +62,11 @@ describe("nodes over a BroadcastChannel", () => {
     const caller = await nodeOn(channel, "caller");
     await eventually(() => caller.discover(Message.new("echo")).length === 1, "the caller learned the service");
     expect((await caller.dispatch(Message.new("echo"))).response).toEqual({ status: "ok", payload: "provider" });
+    // A private service is never announced: the caller has never heard of it.
     expect((await caller.dispatch(Message.new("secret"))).response).toEqual({
       status: "service_unavailable",
       service: "secret",
+      unknown: true,
     });
   });
 

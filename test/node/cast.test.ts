@@ -74,8 +74,8 @@ describe("cast (fire-and-forget)", () => {
     await cluster.settle();
     const rejected = collect(cluster.node("caller"), "cast_rejected");
     const result = await cluster.node("caller").cast(Message.new("work"));
-    expect(result).toEqual({ accepted: false, response: { status: "error", reason: "forbidden" } });
-    expect(rejected.map((e) => e.metadata.response)).toEqual([{ status: "error", reason: "forbidden" }]);
+    expect(result).toEqual({ accepted: false, response: { status: "error", reason: "forbidden", denied: true } });
+    expect(rejected.map((e) => e.metadata.response)).toEqual([{ status: "error", reason: "forbidden", denied: true }]);
   });
 
   it("without any provider: service_unavailable, reported as cast_rejected", async () => {
@@ -83,7 +83,7 @@ describe("cast (fire-and-forget)", () => {
     const rejected = collect(node, "cast_rejected");
     expect(await node.cast(Message.new("nobody"))).toEqual({
       accepted: false,
-      response: { status: "service_unavailable", service: "nobody" },
+      response: { status: "service_unavailable", service: "nobody", unknown: true },
     });
     expect(rejected).toHaveLength(1);
     expect(rejected[0]?.metadata).toMatchObject({ callerNode: "alone" });

@@ -71,23 +71,42 @@ describe("router", () => {
 });
 
 describe("dispatch (local)", () => {
-  it("answers service_unavailable for an unknown service", async () => {
+  it("answers service_unavailable marked unknown for a service it never heard of (a mistyped name)", async () => {
     const { node } = localNode();
     const reply = await node.dispatch(Message.new("wrong_service"));
-    expect(reply.response).toEqual({ status: "service_unavailable", service: "wrong_service" });
+    expect(reply.response).toEqual({ status: "service_unavailable", service: "wrong_service", unknown: true });
+    expect(Response.isUnknownService(reply.response)).toBe(true);
     expect(reply.halted).toBe(true);
   });
 
-  it("answers the router's denial: default, false, and a custom reason", async () => {
+  it("answers the router's denial, marked denied whatever the reason: default, false, and a custom reason", async () => {
     const closed = createNode({ announceIntervalMs: 0 });
     closed.register(defineRouter({ name: "closed", services: { s: (msg) => msg.ok() } }));
-    expect((await closed.dispatch(Message.new("s"))).response).toEqual({ status: "error", reason: "forbidden" });
+    expect((await closed.dispatch(Message.new("s"))).response).toEqual({
+      status: "error",
+      reason: "forbidden",
+      denied: true,
+    });
     const { node } = localNode();
     expect((await node.dispatch(Message.new("unauthorized_service"))).response).toEqual(Response.forbidden());
-    expect((await node.dispatch(Message.new("custom_unauthorized"))).response).toEqual({
-      status: "error",
-      reason: { forbidden: "None shall pass!" },
-    });
+    const custom = (await node.dispatch(Message.new("custom_unauthorized"))).response;
+    expect(custom).toEqual({ status: "error", reason: { forbidden: "None shall pass!" }, denied: true });
+    expect(Response.isDenied(custom)).toBe(true);
+  });
+
+  it("a handler's own error is not a denial, even with the reason forbidden", async () => {
+    const node = createNode({ announceIntervalMs: 0 });
+    node.register(defineRouter({ name: "r", services: { s: (msg) => msg.error("forbidden") }, authorize: () => true }));
+    const { response } = await node.dispatch(Message.new("s"));
+    expect(response).toEqual({ status: "error", reason: "forbidden" });
+    expect(Response.isDenied(response)).toBe(false);
+  });
+
+  it("the denial mark survives the wire: JSON and a peer's reply", async () => {
+    const denied = Message.new("s").return(Response.denied("login required"));
+    expect(Message.parse(JSON.parse(JSON.stringify(denied))).response).toEqual(Response.denied("login required"));
+    const unknown = Message.new("s").return(Response.unknownService("s"));
+    expect(Message.parse(JSON.parse(JSON.stringify(unknown))).response).toEqual(Response.unknownService("s"));
   });
 
   it("serves local public and private services", async () => {
@@ -105,6 +124,25 @@ describe("dispatch (local)", () => {
       status: "no_nodes_available",
       tried: [{ node: "local", reason: "quorum_not_met" }],
     });
+  });
+
+  it("a try_another_node without a reason still sends the call on (whether anyone listens or not)", async () => {
+    for (const listening of [false, true]) {
+      const node = createNode({ announceIntervalMs: 0 });
+      if (listening) node.telemetry.on("*", () => {});
+      node.register(
+        defineRouter({
+          name: "r",
+          services: { s: (msg) => msg.return(Response.tryAnotherNode(undefined)) },
+          authorize: () => true,
+        }),
+      );
+      expect((await node.dispatch(Message.new("s"))).response).toEqual({
+        status: "no_nodes_available",
+        tried: [{ node: "local", reason: undefined }],
+      });
+      await node.close();
+    }
   });
 
   it("returns a halted message untouched, with or without options", async () => {

@@ -155,6 +155,7 @@ describe("private services", () => {
     expect((await cluster.node("caller").dispatch(Msg.new("private_service"))).response).toEqual({
       status: "service_unavailable",
       service: "private_service",
+      unknown: true,
     });
 
     // A raw peer that skips discovery and asks for the private service directly.
@@ -168,7 +169,12 @@ describe("private services", () => {
     );
     await cluster.settle();
     const reply = received.map((text) => JSON.parse(text)).find((frame) => frame.kind === "reply");
-    expect(reply?.envelope.response).toEqual({ status: "service_unavailable", service: "private_service" });
+    // Answered as if it were not there at all: a private service's name is not confirmed to a peer.
+    expect(reply?.envelope.response).toEqual({
+      status: "service_unavailable",
+      service: "private_service",
+      unknown: true,
+    });
     raw.close();
   });
 });

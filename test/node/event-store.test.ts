@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { cloneData } from "../../src/event-store/clone-data.ts";
 import { createMemoryEventStore } from "../../src/event-store/index.ts";
 import { eventStoreContract } from "../../src/testing/index.ts";
 
@@ -87,5 +88,44 @@ describe("memory event store: review regressions", () => {
     await store.append("s", [{ type: "A" }], { metadata });
     metadata.nested.tag = "changed";
     expect((await store.read("s"))[0]?.metadata).toEqual({ nested: { tag: "one" } });
+  });
+});
+
+describe("memory event store copies (cloneData)", () => {
+  it("copies plain data deeply, like structuredClone", () => {
+    const value = { type: "A", n: 1, nested: { list: [1, { x: null }], flag: true, none: undefined }, big: 10n };
+    const copy = cloneData(value);
+    expect(copy).toEqual(structuredClone(value));
+    expect(copy).not.toBe(value);
+    expect(copy.nested).not.toBe(value.nested);
+    expect(copy.nested.list[1]).not.toBe(value.nested.list[1]);
+    expect(Object.hasOwn(copy.nested, "none")).toBe(true);
+  });
+
+  it("hands everything else to structuredClone: dates, maps, class instances, cycles, sparse arrays", () => {
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    const date = new Date(0);
+    const sparse = [1, 2, 3];
+    delete sparse[1];
+    const copy = cloneData({ date, map: new Map([["k", 1]]), cyclic, sparse });
+    expect(copy.date).toBeInstanceOf(Date);
+    expect(copy.date).not.toBe(date);
+    expect(copy.map.get("k")).toBe(1);
+    expect((copy.cyclic as { self: unknown }).self).toBe(copy.cyclic);
+    expect(1 in copy.sparse).toBe(false);
+  });
+
+  it("refuses what cannot be cloned, as structuredClone does", () => {
+    expect(() => cloneData({ f: () => 1 })).toThrow();
+    expect(() => cloneData([Symbol("s")])).toThrow();
+  });
+
+  it("a __proto__ key stays a plain key and never becomes the copy's prototype", () => {
+    const parsed = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}');
+    const copy = cloneData(parsed);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect((copy as { polluted?: boolean }).polluted).toBeUndefined();
+    expect(copy).toEqual(structuredClone(parsed));
   });
 });

@@ -143,19 +143,41 @@ describe("the aggregate's own authorization sees the state the command runs on",
     const { node, host, ada, bob } = setup();
     await node.dispatch(ada("open", { id: "w1" }));
     const theft = bob("withdraw", { id: "w1", amount: 1 });
-    expect((await node.dispatch(theft)).response).toEqual({ status: "error", reason: "forbidden" });
+    // Marked as a router's denial is: it reads as one (HTTP 403) whatever its reason.
+    expect((await node.dispatch(theft)).response).toEqual(Response.forbidden());
     expect((await node.dispatch(bob("deposit", { id: "w1", amount: 1 }))).response).toEqual({
       status: "error",
       reason: "forbidden",
+      denied: true,
     });
     await node.dispatch(ada("give_to", { id: "w1", owner: "bob" }));
     // Re-delivered, the denial stays: the command never runs under the new owner.
-    expect((await node.dispatch(theft)).response).toEqual({ status: "error", reason: "forbidden" });
+    expect((await node.dispatch(theft)).response).toEqual(Response.forbidden());
     expect((await node.dispatch(bob("deposit", { id: "w1", amount: 4 }))).response).toEqual({
       status: "ok",
       version: 2,
     });
     expect((await host.getState("w1"))?.state).toEqual({ owner: "bob", balance: 4 });
+  });
+
+  it("reads through the host's state service are checked by the same rule", async () => {
+    const { node, host, ada, bob } = setup();
+    await node.dispatch(ada("open", { id: "w1" }));
+    const router = defineRouter({
+      name: "reads",
+      services: { wallet_state: host.stateService() },
+      authorize: () => true,
+    });
+    node.register(router);
+    expect((await node.dispatch(bob("wallet_state", { id: "w1" }))).response).toEqual({
+      status: "error",
+      reason: "forbidden",
+      denied: true,
+    });
+    expect((await node.dispatch(ada("wallet_state", { id: "w1" }))).response).toEqual({
+      status: "ok",
+      payload: { state: { owner: "ada", balance: 0 }, version: 0 },
+    });
   });
 
   it("commands queued behind an owner change are checked against the new owner (same turn, no race)", async () => {

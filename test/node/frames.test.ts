@@ -662,7 +662,8 @@ describe("a node receiving hostile frames", () => {
     await flush();
     expect(c.secret).not.toHaveBeenCalled();
     expect(c.rejected).toEqual([]);
-    expect(replies).toEqual([{ status: "service_unavailable", service: "secret" }]);
+    // Answered as if it were not there at all: a private service's name is not confirmed to a peer.
+    expect(replies).toEqual([{ status: "service_unavailable", service: "secret", unknown: true }]);
     // The server's answer reaches the client, which has no such attempt pending.
     expect(c.lateAtClient.map((e) => e.metadata)).toEqual([{ attemptId: "att-1", from: "server", service: "secret" }]);
     await expectStillServing(c, 0);

@@ -83,7 +83,7 @@ describe("ACL policies (Spawn's Acl.Policy and AclEvaluator)", () => {
     const as = (user: string, service: string) =>
       cluster.node("caller").dispatch(Message.new(service).assign("principal", { user }));
     expect((await as("robert", "get")).response).toEqual({ status: "ok", payload: "joe's state" });
-    expect((await as("robert", "put")).response).toEqual({ status: "error", reason: "forbidden" });
+    expect((await as("robert", "put")).response).toEqual({ status: "error", reason: "forbidden", denied: true });
     expect((await as("admin", "put")).response).toEqual({ status: "ok", payload: "stored" });
   });
 });
@@ -151,6 +151,7 @@ describe("reading an aggregate's state (Spawn's get_state) as a service", () => 
     expect((await caller.dispatch(Message.new("get_account", { rawRequest: { id: "a1" } }))).response).toEqual({
       status: "error",
       reason: "forbidden",
+      denied: true,
     });
     host.close();
   });

@@ -1,3 +1,4 @@
+import { validate, version } from "uuid";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -16,6 +17,19 @@ describe("message ids", () => {
     expect(new Set(ids).size).toBe(100);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]+$/);
     expect([...ids].sort()).toEqual(ids);
+  });
+  it("are RFC 9562 UUIDv7 with the creation time in their first 48 bits, also thousands within one millisecond", () => {
+    const before = Date.now();
+    const ids = Array.from({ length: 5_000 }, () => newMessageId());
+    const after = Date.now();
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    for (const id of ids) {
+      expect(validate(id) && version(id)).toBe(7);
+      const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+      expect(ms).toBeGreaterThanOrEqual(before);
+      expect(ms).toBeLessThanOrEqual(after + 1); // one borrowed millisecond at most, after 2^32 ids
+    }
   });
 });
 
@@ -68,6 +82,17 @@ describe("Message.causedBy", () => {
     expect(child.id).not.toBe("p-1");
     expect(child.rawRequest).toEqual({ a: 1 });
     expect(child.dryRun).toBe(false);
+  });
+
+  it("acts on behalf of the parent's caller: it carries the parent's assigns, unless given others", () => {
+    const parent = Message.new("parent").assign("principal", { user: "ada" }).assign("locale", "fr");
+    expect(Message.causedBy("child", parent).assigns).toEqual({ principal: { user: "ada" }, locale: "fr" });
+    expect(Message.causedBy("child", parent.toJSON()).assigns).toEqual(parent.assigns);
+    expect(Message.causedBy("child", parent, { assigns: {} }).assigns).toEqual({});
+    expect(Message.causedBy("child", parent, { assigns: { principal: "system" } }).assigns).toEqual({
+      principal: "system",
+    });
+    expect(Message.causedBy("child", parent).assigns).not.toBe(parent.assigns);
   });
 });
 

@@ -75,7 +75,7 @@ describe("pub/sub topics", () => {
     await cluster.settle();
     const [refused] = await cluster.node("pub").publish("prices", Message.new("tick"));
     expect(refused).toMatchObject({ node: "strict", service: "on_price", ok: true });
-    expect(refused?.ok && refused.reply.response).toEqual({ status: "error", reason: "forbidden" });
+    expect(refused?.ok && refused.reply.response).toEqual({ status: "error", reason: "forbidden", denied: true });
     const [allowed] = await cluster
       .node("pub")
       .publish("prices", Message.new("tick", { rawRequest: { price: 1 } }).assign("principal", { user: "admin" }));

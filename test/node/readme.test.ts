@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { context, SpanKind, trace } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { TELEMETRY_EVENTS } from "../../src/index.ts";
 
@@ -87,6 +88,23 @@ describe("README", () => {
       name: "greet",
       kind: 1,
     });
+  });
+
+  it("the OpenTelemetry example runs: the handler's span → the SDK's span → the app's span", async () => {
+    try {
+      const spans = (await run(
+        "opentelemetry",
+        "spans.map((s) => ({ name: s.name, kind: s.kind, id: s.spanContext().spanId, parent: s.parentSpanContext?.spanId }))",
+      )) as Array<{ name: string; kind: number; id: string; parent?: string }>;
+      const [reserve, place, checkout] = spans;
+      expect(spans.map((s) => s.name)).toEqual(["reserve stock", "place", "checkout"]);
+      expect(place?.kind).toBe(SpanKind.INTERNAL);
+      expect(reserve?.parent).toBe(place?.id);
+      expect(place?.parent).toBe(checkout?.id);
+    } finally {
+      trace.disable();
+      context.disable();
+    }
   });
 
   it("lists every telemetry event the SDK emits", () => {

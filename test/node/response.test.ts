@@ -21,7 +21,9 @@ describe("Response", () => {
     [Response.missingId("id"), { status: "missing_id", field: "id" }],
     [Response.unauthorized("admins only"), { status: "unauthorized", reason: "admins only" }],
     [Response.error("boom"), { status: "error", reason: "boom" }],
-    [Response.forbidden(), { status: "error", reason: "forbidden" }],
+    [Response.forbidden(), { status: "error", reason: "forbidden", denied: true }],
+    [Response.denied("login required"), { status: "error", reason: "login required", denied: true }],
+    [Response.unknownService("greet"), { status: "service_unavailable", service: "greet", unknown: true }],
     [Response.tryAnotherNode("quorum_not_met"), { status: "try_another_node", reason: "quorum_not_met" }],
     [
       Response.noNodesAvailable([{ node: "n1", reason: "r" }]),

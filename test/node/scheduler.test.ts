@@ -7,6 +7,7 @@ import {
   createScheduler,
   type DeadLetter,
   defaultServiceResponded,
+  deliveryOutcome,
   type SchedulerDispatcher,
   type SchedulerOptions,
 } from "../../src/scheduler/index.ts";
@@ -110,7 +111,7 @@ describe("scheduler: the original's behaviour (reference §8)", () => {
 
     await clock.advance(50);
     expect(responded).toHaveLength(1);
-    expect(responded[0]?.response).toEqual(Response.serviceUnavailable("wrong_service"));
+    expect(responded[0]?.response).toEqual(Response.unknownService("wrong_service"));
     expect(responded[0]?.assigns).toMatchObject({ dispatchAttempts: 1, injected: "agg-1", late: false });
     expect(await store.get(msg.id)).toMatchObject({ attempts: 1, dispatchAt: t0 + 100, aggregateId: "agg-1" });
 
@@ -532,6 +533,7 @@ describe("scheduler: fixes and additions", () => {
       attempts: 0,
       aggregateId: "acc-1",
       everyMs: DAY,
+      pinned: {},
     });
     expect(JSON.parse(JSON.stringify(stored))).toEqual(stored);
   });
@@ -653,5 +655,370 @@ describe("scheduler: repeating invocations (Spawn's InvocationScheduler repeat)"
     for (const everyMs of [0, -1, Number.NaN, undefined]) {
       await expect(scheduler.repeat(job(), { everyMs: everyMs as number })).rejects.toThrow(/everyMs/);
     }
+  });
+});
+
+/** A bank whose router lets only Ada in, with `deposit_later`, the handler a user app writes to deposit later. */
+function bank(options: Partial<SchedulerOptions> = {}) {
+  const clock = new VirtualClock();
+  const node = createNode({ id: "bank", clock, announceIntervalMs: 0 });
+  const store = createMemoryAlarmStore();
+  const telemetry = createTelemetry();
+  const letters: DeadLetter[] = [];
+  const scheduler = createScheduler({
+    dispatcher: node,
+    store,
+    clock,
+    telemetry,
+    onDeadLetter: (letter) => letters.push(letter),
+    ...options,
+  });
+  const deposits: Message[] = [];
+  node.register(
+    defineRouter({
+      name: "bank",
+      services: {
+        deposit: (msg) => {
+          deposits.push(msg);
+          return msg.ok();
+        },
+        deposit_later: async (msg) => {
+          const deposit = Message.causedBy("deposit", msg, { rawRequest: { amount: msg.rawRequest.amount } });
+          await scheduler.schedule(deposit, { inMs: 100 });
+          return msg.ok({ scheduled: deposit.id });
+        },
+      },
+      authorize: (msg) => (msg.assigns.principal as { user?: string } | undefined)?.user === "ada" || "login required",
+    }),
+  );
+  const dispatchAs = (user: string | undefined, message: Message) =>
+    node.dispatch(user === undefined ? message : message.assign("principal", { user }));
+  return { clock, node, store, scheduler, telemetry, letters, deposits, dispatchAs };
+}
+
+describe("scheduler: on whose behalf a scheduled message runs", () => {
+  it("a command scheduled from a service handler keeps its caller's principal and passes the router's authorize", async () => {
+    const { clock, scheduler, store, letters, deposits, dispatchAs } = bank();
+    await scheduler.start();
+    const reply = await dispatchAs("ada", Message.new("deposit_later", { rawRequest: { amount: 5 } }));
+    expect(reply.response).toMatchObject({ status: "ok" });
+    await clock.advance(100);
+    expect(deposits.map((m) => [m.rawRequest.amount, m.assigns.principal])).toEqual([[5, { user: "ada" }]]);
+    expect([await store.count(), letters.length]).toEqual([0, 0]);
+  });
+
+  it("never gains a principal: not from saveAlarm, a service's reply, or a retry's replacement message", async () => {
+    const seen: Array<[string, unknown]> = [];
+    const clock = new VirtualClock();
+    const node = createNode({ clock, announceIntervalMs: 0 });
+    node.register(
+      defineRouter({
+        name: "grabby",
+        services: {
+          // Answers "try again" with a forged principal in its reply's assigns.
+          grab: (msg) => {
+            seen.push([msg.id, msg.assigns.principal]);
+            return msg.assign("principal", { user: "root" }).return(Response.serviceUnavailable("grab"));
+          },
+        },
+        authorize: () => true,
+      }),
+    );
+    const scheduler = createScheduler({
+      dispatcher: node,
+      store: createMemoryAlarmStore(),
+      clock,
+      retry: { maxAttempts: 3, initialDelayMs: 10 },
+      saveAlarm: (message) => message.assign("principal", { user: "saved-in" }),
+      serviceResponded: (resolved) =>
+        resolved.assigns.dispatchAttempts === 1
+          ? { message: resolved.assign("principal", { user: "mallory" }) }
+          : "retry",
+    });
+    await scheduler.start();
+    const anonymous = Message.new("grab", { id: "anonymous" });
+    const ada = Message.new("grab", { id: "ada" }).assign("principal", { user: "ada" });
+    await scheduler.schedule(anonymous, { inMs: 0 });
+    await scheduler.schedule(ada, { inMs: 0 });
+    await clock.advance(100);
+    expect(seen).toEqual([
+      ["anonymous", undefined],
+      ["ada", { user: "ada" }],
+      ["anonymous", undefined],
+      ["ada", { user: "ada" }],
+      ["anonymous", undefined],
+      ["ada", { user: "ada" }],
+    ]);
+    const letters = await scheduler.deadLetters();
+    expect(letters.map((l) => [l.alarm.id, l.alarm.message.assigns.principal])).toEqual([
+      ["ada", { user: "ada" }],
+      ["anonymous", undefined],
+    ]);
+  });
+
+  it("pinnedAssigns names further assigns fixed at schedule time; the alarm record keeps them", async () => {
+    const seen: unknown[] = [];
+    const { clock, scheduler, store, node } = setup({ pinnedAssigns: ["principal", "tenant"] });
+    node.register(
+      defineRouter({
+        name: "tenants",
+        services: { tenant_job: (msg) => (seen.push(msg.assigns) === 1 ? msg.error("again") : msg.ok()) },
+        authorize: () => true,
+      }),
+    );
+    await scheduler.start();
+    const msg = Message.new("tenant_job").assign("tenant", "t-1").assign("locale", "fr");
+    await scheduler.schedule(msg, { inMs: 10 });
+    expect(await store.get(msg.id)).toMatchObject({ pinned: { tenant: "t-1" } });
+    await clock.advance(10);
+    expect(seen).toEqual([expect.objectContaining({ tenant: "t-1", locale: "fr" })]);
+  });
+});
+
+describe("scheduler: the verdict on a reply (success, retry, final failure)", () => {
+  it("a denial is a final failure: dead-lettered at once with its response and a telemetry event, never done", async () => {
+    const { clock, scheduler, store, telemetry, letters, deposits } = bank();
+    const events: Array<[string, unknown]> = [];
+    telemetry.on("alarm_dead_lettered", (event) => events.push([String(event.metadata.id), event.metadata.cause]));
+    await scheduler.start();
+    const anonymous = Message.new("deposit", { rawRequest: { amount: 5 } });
+    const mallory = Message.new("deposit", { rawRequest: { amount: 6 } }).assign("principal", { user: "mallory" });
+    await scheduler.schedule(anonymous, { inMs: 10 });
+    await scheduler.schedule(mallory, { inMs: 10 });
+    await clock.advance(HOUR);
+    expect(deposits).toEqual([]);
+    expect(letters.map((l) => [l.alarm.id, l.alarm.attempts, l.reason])).toEqual([
+      [anonymous.id, 1, Response.denied("login required")],
+      [mallory.id, 1, Response.denied("login required")],
+    ]);
+    expect(await scheduler.deadLetters()).toEqual(letters);
+    expect(events).toEqual([
+      [anonymous.id, "denied"], // a router's denial reads as one whatever its reason (marked denied)
+      [mallory.id, "denied"],
+    ]);
+    expect(await store.count()).toBe(0);
+  });
+
+  it("the router's default denial (no authorize) is reported as denied", async () => {
+    const clock = new VirtualClock();
+    const node = createNode({ clock, announceIntervalMs: 0 });
+    node.register(defineRouter({ name: "closed", services: { closed: (msg) => msg.ok() } }));
+    const telemetry = createTelemetry();
+    const seen: unknown[] = [];
+    telemetry.on("alarm_dead_lettered", (event) => seen.push([event.metadata.cause, event.metadata.reason]));
+    const scheduler = createScheduler({ dispatcher: node, store: createMemoryAlarmStore(), clock, telemetry });
+    await scheduler.start();
+    await scheduler.schedule(Message.new("closed"), { inMs: 0 });
+    await clock.advance(0);
+    expect(seen).toEqual([["denied", Response.forbidden()]]);
+    expect((await scheduler.deadLetters()).map((l) => l.alarm.attempts)).toEqual([1]);
+  });
+
+  it("the default classification: success is done, no provider is retried, every other answer is a final failure", () => {
+    const verdict = (response: Response | null) =>
+      defaultServiceResponded(response === null ? job() : job().return(response));
+    expect(verdict(Response.ok())).toBe("done");
+    expect(verdict(Response.created("acc-1", 0))).toBe("done");
+    expect(verdict(Response.serviceUnavailable("job"))).toBe("retry");
+    expect(verdict(Response.serviceTimeout("job", "m", 5))).toBe("retry");
+    expect(verdict({ status: "no_nodes_available", tried: [] })).toBe("retry");
+    expect(verdict(Response.error("forbidden"))).toBe("failed");
+    expect(verdict({ status: "unauthorized" })).toBe("failed");
+    expect(verdict(Response.error("insufficient funds"))).toBe("failed");
+    expect(verdict(Response.validationError([{ message: "required", path: ["amount"] }]))).toBe("failed");
+    expect(verdict(Response.notFound())).toBe("failed");
+    expect(verdict(Response.missingId("id"))).toBe("failed");
+    expect(verdict(null)).toBe("failed");
+    expect(deliveryOutcome(Response.error("forbidden"))).toBe("denied");
+    expect(deliveryOutcome(Response.denied({ forbidden: "no-interns" }))).toBe("denied");
+    expect(deliveryOutcome(Response.error("insufficient funds"))).toBe("rejected");
+    expect(deliveryOutcome({ status: "unauthorized" })).toBe("denied");
+    expect(deliveryOutcome(Response.notFound())).toBe("rejected");
+    expect(deliveryOutcome(Response.ok())).toBe("succeeded");
+    expect(deliveryOutcome(Response.serviceUnavailable("x"))).toBe("transient");
+  });
+
+  it("a validation error or not_found from the service goes to the dead letters; serviceResponded can judge otherwise", async () => {
+    const { clock, scheduler, node, store } = setup({
+      serviceResponded: (m) =>
+        m.rawRequest.tolerant && m.response?.status === "not_found" ? "done" : defaultServiceResponded(m),
+    });
+    node.register(
+      defineRouter({
+        name: "strict",
+        services: {
+          lookup: (msg) => msg.return(Response.notFound()),
+          validate: (msg) => msg.return(Response.validationError([{ message: "bad", path: [] }])),
+        },
+        authorize: () => true,
+      }),
+    );
+    await scheduler.start();
+    await scheduler.schedule(Message.new("lookup", { id: "strict-lookup" }), { inMs: 0 });
+    await scheduler.schedule(Message.new("validate", { id: "validate" }), { inMs: 0 });
+    await scheduler.schedule(Message.new("lookup", { id: "tolerant", rawRequest: { tolerant: true } }), { inMs: 0 });
+    await clock.advance(HOUR);
+    expect((await scheduler.deadLetters()).map((l) => [l.alarm.id, l.alarm.attempts, l.reason.status])).toEqual([
+      ["strict-lookup", 1, "not_found"],
+      ["validate", 1, "validation_error"],
+    ]);
+    expect(await store.count()).toBe(0);
+  });
+
+  it("a retry verdict may carry a replacement message (the original's redelivered? flag); its id is kept", async () => {
+    const seen: Array<[string, unknown, unknown]> = [];
+    const { clock, scheduler, node, store } = setup({
+      serviceResponded: (resolved) =>
+        resolved.response?.status === "error"
+          ? { retryInMs: 25, message: resolved.assign("redelivered", true).with({ id: "another-id" }) }
+          : defaultServiceResponded(resolved),
+    });
+    node.register(
+      defineRouter({
+        name: "picky",
+        services: {
+          picky: (msg) => {
+            seen.push([msg.id, msg.assigns.redelivered, msg.assigns.dispatchAttempts]);
+            return msg.assigns.redelivered === true ? msg.ok() : msg.error("first attempt");
+          },
+        },
+        authorize: () => true,
+      }),
+    );
+    await scheduler.start();
+    const msg = Message.new("picky");
+    await scheduler.schedule(msg, { inMs: 0 });
+    await clock.advance(24);
+    expect(await store.get(msg.id)).toMatchObject({ attempts: 1, message: { assigns: { redelivered: true } } });
+    await clock.advance(1);
+    expect(seen).toEqual([
+      [msg.id, undefined, 1],
+      [msg.id, true, 2],
+    ]);
+    expect([await store.count(), (await scheduler.deadLetters()).length]).toEqual([0, 0]);
+  });
+});
+
+describe("scheduler: bounded memory with a backlog", () => {
+  /** `n` alarms over a week, stored while no scheduler ran; 3.5 days later the first `overdue` are past due. */
+  async function backlog(n: number, options: Partial<SchedulerOptions>) {
+    const ctx = setup(options);
+    const outage = 3.5 * DAY;
+    for (let i = 0; i < n; i++)
+      await ctx.scheduler.schedule(job(`a-${String(i).padStart(4, "0")}`), { inMs: 1 + Math.floor((i * 7 * DAY) / n) });
+    await ctx.clock.advance(outage);
+    return { ...ctx, overdue: Math.ceil((n * outage) / (7 * DAY)) };
+  }
+
+  it("a restart after an outage arms at most maxInMemory alarms and delivers the backlog in order, each once", async () => {
+    const { clock, scheduler, store, deliveries, overdue } = await backlog(400, { maxInMemory: 25 });
+    const peaks: number[] = [];
+    await scheduler.start();
+    peaks.push(scheduler.inMemoryCount);
+    expect(scheduler.inMemoryCount).toBeLessThanOrEqual(25);
+    expect(clock.pendingTimers).toBeLessThanOrEqual(26); // plus the reload tick
+    for (let i = 0; i < 60 && deliveries.length < overdue; i++) {
+      await clock.advance(0);
+      peaks.push(scheduler.inMemoryCount);
+    }
+    expect(deliveries).toHaveLength(overdue);
+    expect(deliveries.every((d) => d.late === true)).toBe(true);
+    expect(deliveries.map((d) => d.id)).toEqual([...deliveries.map((d) => d.id)].sort());
+    expect(new Set(deliveries.map((d) => d.id)).size).toBe(overdue);
+    expect(Math.max(...peaks)).toBeLessThanOrEqual(25);
+    expect(await store.count()).toBe(400 - overdue);
+  });
+
+  it("asks the store for one page at a time", async () => {
+    const inner = createMemoryAlarmStore();
+    const limits: Array<number | undefined> = [];
+    const paging: AlarmStore = {
+      ...inner,
+      loadDue(until, limit) {
+        limits.push(limit);
+        return inner.loadDue(until, limit);
+      },
+    };
+    const { clock, scheduler, deliveries } = setup({ store: paging, maxInMemory: 10 });
+    for (let i = 0; i < 35; i++)
+      await scheduler.schedule(job(`p-${String(i).padStart(2, "0")}`), { at: clock.now() - 1_000 + i });
+    await scheduler.start();
+    for (let i = 0; i < 20 && deliveries.length < 35; i++) await clock.advance(0);
+    expect(deliveries).toHaveLength(35);
+    expect(new Set(limits)).toEqual(new Set([10]));
+    expect(limits.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("a store failing while it pages through a backlog is reported, not spun on; the backlog still drains", async () => {
+    const inner = createMemoryAlarmStore();
+    let failing = false;
+    let loads = 0;
+    const flaky: AlarmStore = {
+      ...inner,
+      async loadDue(until, limit) {
+        loads++;
+        if (failing) throw new Error("store down");
+        return inner.loadDue(until, limit);
+      },
+    };
+    const telemetry = createTelemetry();
+    let failures = 0;
+    telemetry.on("alarm_store_failed", () => failures++);
+    const { clock, scheduler, deliveries } = setup({
+      store: flaky,
+      maxInMemory: 4,
+      telemetry,
+      inMemoryIntervalMs: HOUR,
+    });
+    for (let i = 0; i < 12; i++)
+      await scheduler.schedule(job(`b-${String(i).padStart(2, "0")}`), { at: clock.now() - 100 + i });
+    await scheduler.start();
+    failing = true;
+    await clock.advance(0);
+    const loadsWhileDown = loads;
+    expect(failures).toBeGreaterThan(0);
+    expect(loadsWhileDown).toBeLessThan(10); // one try per finished delivery at most, never a loop
+    failing = false;
+    await clock.advance(HOUR); // the tick loads again
+    for (let i = 0; i < 10 && deliveries.length < 12; i++) await clock.advance(0);
+    expect(deliveries.map((d) => d.id)).toEqual(
+      Array.from({ length: 12 }, (_, i) => `b-${String(i).padStart(2, "0")}`),
+    );
+  });
+
+  it("schedules arriving latest first while memory is full: the earliest stay armed, each fires on time, without reloads", async () => {
+    const store = spyingOn(createMemoryAlarmStore());
+    const { clock, scheduler, deliveries } = setup({ store, maxInMemory: 8 });
+    await scheduler.start();
+    for (let i = 40; i >= 1; i--) await scheduler.schedule(job(`r-${String(i).padStart(2, "0")}`), { inMs: i * 1_000 });
+    expect(scheduler.inMemoryCount).toBe(8);
+    expect(store.untils).toHaveLength(1); // only start's load: each earlier alarm took the latest one's place
+    const held: number[] = [];
+    for (let t = 0; t < 41; t++) {
+      await clock.advance(1_000);
+      held.push(scheduler.inMemoryCount);
+    }
+    expect(deliveries.map((d) => [d.id, d.t, d.late])).toEqual(
+      Array.from({ length: 40 }, (_, i) => [`r-${String(i + 1).padStart(2, "0")}`, (i + 1) * 1_000, false]),
+    );
+    expect(Math.max(...held)).toBeLessThanOrEqual(8);
+  });
+
+  it("an alarm scheduled earlier than the armed ones while memory is full still fires on time", async () => {
+    const { clock, scheduler, deliveries } = setup({ maxInMemory: 10 });
+    await scheduler.start();
+    for (let i = 0; i < 30; i++)
+      await scheduler.schedule(job(`far-${String(i).padStart(2, "0")}`), { inMs: HOUR + i * 60_000 });
+    expect(scheduler.inMemoryCount).toBeLessThanOrEqual(10);
+    await scheduler.schedule(job("soon"), { inMs: 10 * 60_000 });
+    await clock.advance(0);
+    expect(scheduler.inMemoryCount).toBeLessThanOrEqual(10);
+    await clock.advance(3 * HOUR);
+    expect(deliveries[0]).toMatchObject({ id: "soon", t: 10 * 60_000, late: false });
+    expect(deliveries).toHaveLength(31);
+    expect(deliveries.filter((d) => d.late === true)).toEqual([]);
+    expect(deliveries.map((d) => d.dispatchAt)).toEqual(
+      [...deliveries.map((d) => d.dispatchAt as number)].sort((a, b) => a - b),
+    );
   });
 });

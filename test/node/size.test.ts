@@ -5,6 +5,9 @@ import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 
+// Kept as imports, not bundled, so an import of one shows up in the bundle's text.
+const EXTERNAL = ["@opentelemetry/*"];
+
 async function bundle(entry: string): Promise<string> {
   const result = await build({
     entryPoints: [entry],
@@ -14,6 +17,7 @@ async function bundle(entry: string): Promise<string> {
     platform: "neutral",
     write: false,
     treeShaking: true,
+    external: EXTERNAL,
   });
   return result.outputFiles[0]?.text ?? "";
 }
@@ -27,15 +31,16 @@ const FORBIDDEN = [
   "require(",
   "navigator",
   "document.",
+  "@opentelemetry", // only x3m-system/opentelemetry may import it
 ];
 
 describe("bundle size", () => {
   it.each([
-    ["the whole core", "export * from './src/index.ts';", 33_500],
+    ["the whole core", "export * from './src/index.ts';", 38_000],
     [
       "the messaging layer",
       "export { Message, Response, createNode, defineRouter, createInProcessHub } from './src/index.ts';",
-      20_000,
+      22_000,
     ],
     ["Message alone", "export { Message } from './src/index.ts';", 12_500],
     ["the in-process hub alone", "export { createInProcessHub } from './src/index.ts';", 1_200],
@@ -47,5 +52,18 @@ describe("bundle size", () => {
     const gzipped = gzipSync(text).byteLength;
     expect(gzipped, `gzip size is now ${gzipped} bytes`).toBeLessThan(ceilingBytes);
     for (const identifier of FORBIDDEN) expect(text, `bundle contains ${identifier}`).not.toContain(identifier);
+  });
+
+  it("x3m-system/opentelemetry (with the core it uses) stays under its ceiling and imports only @opentelemetry/api", async () => {
+    const entry = "test/node/.generated/size-opentelemetry.ts";
+    mkdirSync("test/node/.generated", { recursive: true });
+    writeFileSync(entry, "export * from '../../../adapters/opentelemetry/index.ts';");
+    const text = await bundle(entry);
+    const gzipped = gzipSync(text).byteLength;
+    expect(gzipped, `gzip size is now ${gzipped} bytes`).toBeLessThan(3_000);
+    expect([...new Set(text.match(/@opentelemetry\/[\w-]+/g))]).toEqual(["@opentelemetry/api"]);
+    for (const identifier of FORBIDDEN.filter((name) => name !== "@opentelemetry")) {
+      expect(text, `bundle contains ${identifier}`).not.toContain(identifier);
+    }
   });
 });

@@ -223,6 +223,18 @@ describe("spans from telemetry (OpenTelemetry's shape)", () => {
     await node.close();
   });
 
+  it("a span carries its context's trace flags (OTLP's flags): an unsampled caller's spans say so", async () => {
+    const node = createNode({ announceIntervalMs: 0 });
+    node.register(defineRouter({ name: "r", services: { ok: (msg) => msg.ok() }, authorize: () => true }));
+    const spans: Span[] = [];
+    const stop = createSpanRecorder(node.telemetry, (span) => spans.push(span));
+    await node.dispatch(Message.new("ok", { traceparent: EXAMPLE }));
+    await node.dispatch(Message.new("ok", { traceparent: `${EXAMPLE.slice(0, -2)}00` }));
+    stop();
+    expect(spans.map((span) => span.flags)).toEqual([1, 0]);
+    await node.close();
+  });
+
   it("a publication is a PRODUCER span, parent of its deliveries; a cast's attempt ends at its acceptance", async () => {
     await using cluster = await createCluster(["pub", "sub"]);
     const spans: Span[] = [];

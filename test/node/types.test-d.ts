@@ -2,6 +2,7 @@ import { describe, expectTypeOf, it } from "vitest";
 import { z } from "zod";
 import {
   type AnyRouter,
+  type AuthorizedAnswer,
   type CastResult,
   type CreatedResponse,
   defineRouter,
@@ -93,7 +94,10 @@ describe("Router types", () => {
   it("node.register takes any router; dispatch resolves to a Message", () => {
     expectTypeOf<SystemNode["register"]>().parameters.toEqualTypeOf<AnyRouter[]>();
     expectTypeOf<SystemNode["dispatch"]>().returns.resolves.toEqualTypeOf<Message>();
-    expectTypeOf<SystemNode["authorized"]>().returns.resolves.toEqualTypeOf<boolean | "service_unavailable">();
+    expectTypeOf<SystemNode["authorized"]>().returns.resolves.toEqualTypeOf<
+      boolean | "service_unavailable" | "service_timeout" | "unreachable"
+    >();
+    expectTypeOf<SystemNode["authorized"]>().returns.resolves.toEqualTypeOf<AuthorizedAnswer>();
   });
 });
 

@@ -61,6 +61,25 @@ describe("alarm clock", () => {
     expect(calls.at(-1)).toBe("set 100");
   });
 
+  it("fire() answers how many timers ran; runDue() runs those due since within the same alarm call", () => {
+    let now = 0;
+    const { storage, calls } = recordingStorage();
+    const clock = createAlarmClock(storage, { now: () => now });
+    const fired: string[] = [];
+    clock.setTimeout(() => {
+      fired.push("first");
+      clock.setTimeout(() => fired.push("next page"), 0); // what a scheduler's refill arms: due at once
+    }, 10);
+    clock.setTimeout(() => fired.push("tick"), 1_000);
+    now = 10;
+    expect(clock.fire()).toBe(1);
+    expect(calls.at(-1)).toBe("set 11"); // the next page's alarm, in case the call ends here
+    expect(clock.runDue()).toBe(1);
+    expect(fired).toEqual(["first", "next page"]);
+    expect(calls.at(-1)).toBe("set 1000"); // the pending alarm moved on to the next timer, not dropped
+    expect(clock.runDue()).toBe(0);
+  });
+
   it("the watchdog re-arms an alarm that storage lost or left in the past", async () => {
     let now = 0;
     const { storage, calls, setStored } = recordingStorage();

@@ -4,11 +4,18 @@ import { aggregateServices, type Principal } from "../../adapters/durable-object
 import { defineRouter } from "../../src/index.ts";
 import { account } from "../fixtures/account.ts";
 
-/** `token` query parameter (browsers' WebSockets) or `Authorization: Bearer`: "good" is Ada, "boom" throws. */
+/**
+ * `Authorization: Bearer`, or the `token` query parameter on a WebSocket upgrade only (the suite's raw
+ * sockets; browsers use tickets): "good" is Ada, "bob" Bob, "boom" throws. A token in any other URL is
+ * ignored, so it is never accepted where it would be logged.
+ */
 export function authenticateTestToken(request: Request): Principal | null {
+  const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
   const token =
-    new URL(request.url).searchParams.get("token") ?? request.headers.get("authorization")?.replace(/^Bearer /, "");
+    (upgrade ? new URL(request.url).searchParams.get("token") : null) ??
+    request.headers.get("authorization")?.replace(/^Bearer /, "");
   if (token === "boom") throw new Error("auth backend down");
+  if (token === "bob") return { user: "bob" };
   return token === "good" ? { user: "ada" } : null;
 }
 

@@ -99,14 +99,17 @@ describe("dispatch: the resolved envelope and its HTTP status", () => {
     const rejected = await call("http_withdraw", { id, amount: 99 });
     expect([rejected.status, rejected.body.response]).toEqual([400, { status: "error", reason: "insufficient_funds" }]);
     const denied = await call("http_close_books");
-    expect([denied.status, denied.body.response]).toEqual([403, { status: "error", reason: "forbidden" }]);
+    expect([denied.status, denied.body.response]).toEqual([
+      403,
+      { status: "error", reason: "forbidden", denied: true },
+    ]);
   });
 
-  it("answers an unknown service with 503 service_unavailable", async () => {
+  it("answers a service the edge never heard of with 404 service_unavailable marked unknown", async () => {
     const { status, body } = await call("http_nobody_offers_this");
     expect([status, body.response]).toEqual([
-      503,
-      { status: "service_unavailable", service: "http_nobody_offers_this" },
+      404,
+      { status: "service_unavailable", service: "http_nobody_offers_this", unknown: true },
     ]);
   });
 
@@ -168,8 +171,13 @@ describe("dispatch: what the edge trusts", () => {
   });
 
   it("a private service is unreachable: answered exactly like a service nobody offers", async () => {
-    const { status, body } = await call("http_secret");
-    expect([status, body.response]).toEqual([503, { status: "service_unavailable", service: "http_secret" }]);
+    const secret = await call("http_secret");
+    const nobody = await call("http_nobody_offers_this");
+    expect([secret.status, secret.body.response]).toEqual([
+      nobody.status,
+      { ...nobody.body.response, service: "http_secret" },
+    ]);
+    expect(secret.status).toBe(404);
   });
 });
 
@@ -295,10 +303,14 @@ describe("httpStatusOf", () => {
       [X3mResponse.missingId("id"), 422],
       [X3mResponse.notFound(), 404],
       [X3mResponse.forbidden(), 403],
+      [X3mResponse.denied("login required"), 403],
+      [X3mResponse.denied({ forbidden: "no-interns" }), 403],
+      [X3mResponse.error("forbidden"), 403],
       [X3mResponse.unauthorized(), 403],
       [X3mResponse.wrongExpectedVersion(0, 1), 409],
       [X3mResponse.alreadyExists(), 409],
       [X3mResponse.serviceUnavailable("s"), 503],
+      [X3mResponse.unknownService("s"), 404],
       [X3mResponse.noNodesAvailable([]), 503],
       [X3mResponse.tryAnotherNode("r"), 503],
       [X3mResponse.serviceTimeout("s", "m", 1), 504],

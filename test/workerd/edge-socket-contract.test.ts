@@ -1,10 +1,11 @@
-// The transport contract, as it applies to the edge socket: one client and the edge over one real workerd
-// WebSocket (a WebSocketPair), both transports driven through raw links like the core contract does. The
-// core's three-peer cases cannot run here: a socket joins exactly two nodes (a broadcast reaches the one
-// peer, a third endpoint does not exist: every connection gets its own edge node), and each side learns the
-// other's id from its first valid frame, which the core contract's endpoints never send.
+// The transport contract, as it applies to the edge's connection transport: one client and the edge over one
+// real workerd WebSocket (a WebSocketPair, its server end with an attachment, as a connection object's
+// `ctx.getWebSockets()` gives them), both transports driven through raw links like the core contract does.
+// The core's three-peer cases do not apply: each side learns the other's id from its first valid frame,
+// which the core contract's endpoints never send. The connection object itself (hibernation, many sockets)
+// is tested through the real endpoint in edge-websocket.test.ts.
 import { describe, expect, it } from "vitest";
-import { edgeSocketTransport } from "../../adapters/durable-objects/edge-socket-transport.ts";
+import { connectionTransport, type HibernatableSocket } from "../../adapters/durable-objects/connection-transport.ts";
 import { edgeTransport } from "../../adapters/durable-objects/edge-transport.ts";
 import { encodeFrame, type Transport, type TransportLink } from "../../src/index.ts";
 import { AdaptedSocket, eventually, quiet } from "./edge-client-socket.ts";
@@ -59,10 +60,31 @@ async function pair() {
       backoff: { initialMs: 60_000 },
     }),
   );
-  const edge = endpoint(
-    "edge",
-    edgeSocketTransport(serverEnd, { principal: { user: "ada" }, trustedAssigns: [], maxFrameBytes: 65_536 }),
-  );
+  // The server end as a connection object holds it: with an attachment; gone from the list once closed.
+  let attachment: unknown = { principal: { user: "ada" }, key: "socket-1", clientId: null, announced: false };
+  const server: HibernatableSocket = {
+    send: (text) => serverEnd.send(text),
+    close: (code, reason) => serverEnd.close(code, reason),
+    serializeAttachment: (value) => {
+      attachment = structuredClone(value);
+    },
+    deserializeAttachment: () => structuredClone(attachment),
+  };
+  const sockets = [server];
+  const announcements = new Map<string, string>();
+  const connection = connectionTransport({
+    sockets: () => sockets,
+    announcement: (id) => announcements.get(id),
+    rememberAnnouncement: (id, text) => (text === undefined ? announcements.delete(id) : announcements.set(id, text)),
+    trustedAssigns: [],
+    maxFrameBytes: 65_536,
+  });
+  serverEnd.addEventListener("message", (event) => connection.receive(server, event.data as string));
+  serverEnd.addEventListener("close", () => {
+    sockets.splice(0);
+    connection.gone(server);
+  });
+  const edge = endpoint("edge", connection.transport);
   await edge.transport.open(edge.link);
   await client.transport.open(client.link);
   await eventually("the client socket opened", () => {
@@ -115,7 +137,7 @@ describe("transport contract, point to point: edge socket and edge client", () =
     await client.transport.close();
     await eventually("the edge saw the client leave", () => edge.left.includes("client"));
     expect(() => client.transport.send("{}")).toThrow(expect.objectContaining({ code: "NODE_CLOSED" }));
-    expect(() => edge.transport.send("{}")).toThrow(expect.objectContaining({ code: "NODE_CLOSED" }));
+    expect(() => edge.transport.send("{}", "client")).toThrow(expect.objectContaining({ code: "NODE_CLOSED" }));
     await quiet();
     expect(edge.frames).toEqual([]);
   });
@@ -125,7 +147,7 @@ describe("transport contract, point to point: edge socket and edge client", () =
     await edge.transport.close();
     await eventually("the client saw the edge leave", () => client.left.includes("edge"));
     expect(() => client.transport.send("{}")).toThrow(expect.objectContaining({ code: "NODE_CLOSED" }));
-    expect(() => edge.transport.send("{}")).toThrow(expect.objectContaining({ code: "NODE_CLOSED" }));
+    expect(() => edge.transport.send("{}", "client")).toThrow(expect.objectContaining({ code: "NODE_CLOSED" }));
     await quiet();
     expect(client.frames).toEqual([]);
     await client.transport.close();

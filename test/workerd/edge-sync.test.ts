@@ -170,8 +170,8 @@ describe("sync push", () => {
     ]);
     expect(out[1]?.response).toEqual({ status: "error", reason: "insufficient_funds" });
     expect(out.slice(2, 4).map((r) => r.response?.status)).toEqual(["validation_error", "validation_error"]);
-    expect(out[4]?.response).toEqual({ status: "service_unavailable", service: "missing_service" });
-    expect(out[6]?.response).toEqual({ status: "error", reason: "forbidden" });
+    expect(out[4]?.response).toEqual({ status: "service_unavailable", service: "missing_service", unknown: true });
+    expect(out[6]?.response).toEqual({ status: "error", reason: "forbidden", denied: true });
     // Each refusal moved the client's sequence: the last deposit ran (seq 8), and a re-push is answered the same.
     expect(await push(worker, clientId, [broken, forged])).toEqual([out[2], out[3]]);
     const reply = await changes(worker, clientId, [{ aggregate: "account", id, after: -1 }]);

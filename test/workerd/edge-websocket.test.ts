@@ -11,7 +11,16 @@ import { eventually, quiet, selfWebSocket } from "./edge-client-socket.ts";
 
 const WS_URL = "https://edge.test/x3m/ws";
 
-type RawFrame = { kind: string; from: string; attemptId?: string; services?: { name: string }[]; envelope?: Message };
+type RawFrame = {
+  kind?: string;
+  live?: string;
+  code?: string;
+  from: string;
+  attemptId?: string;
+  maxFrameBytes?: number;
+  services?: { name: string }[];
+  envelope?: Message;
+};
 
 /** A socket spoken to in raw frames: what a hostile or hand-written client can send. */
 async function rawClient(from = "raw-1") {
@@ -36,8 +45,9 @@ async function rawClient(from = "raw-1") {
     return attemptId;
   };
   const replyTo = async (attemptId: string) => {
-    await eventually(`a reply to ${attemptId}`, () => frames.some((f) => f.attemptId === attemptId));
-    return frames.find((f) => f.attemptId === attemptId) as RawFrame & { envelope: Message };
+    const isReply = (f: RawFrame) => f.kind === "reply" && f.attemptId === attemptId;
+    await eventually(`a reply to ${attemptId}`, () => frames.some(isReply));
+    return frames.find(isReply) as RawFrame & { envelope: Message };
   };
   return { socket, frames, request, replyTo, isClosed: () => closed, close: () => socket.close(1000, "done") };
 }
@@ -95,10 +105,11 @@ describe("edge WebSocket endpoint: before the upgrade", () => {
 });
 
 describe("edge WebSocket endpoint: the Worker as a node", () => {
-  it("speaks first, announcing its public services and never its private ones", async () => {
+  it("speaks first: its limits, then its public services and never its private ones", async () => {
     const raw = await rawClient();
-    await eventually("the announcement", () => raw.frames.length > 0);
-    const [announce] = raw.frames;
+    await eventually("the announcement", () => raw.frames.length > 1);
+    const [hello, announce] = raw.frames;
+    expect(hello).toEqual({ live: "hello", maxFrameBytes: 65_536 });
     expect(announce?.kind).toBe("announce");
     expect(announce?.from).toBe("edge");
     const names = announce?.services?.map((s) => s.name) ?? [];
@@ -153,10 +164,12 @@ describe("edge WebSocket endpoint: the Worker as a node", () => {
     await node.close();
   });
 
-  it("keeps private services unreachable: a hand-made request is answered service_unavailable", async () => {
+  it("keeps private services unreachable: a hand-made request is answered as for a service nobody offers", async () => {
     const raw = await rawClient();
     const reply = await raw.replyTo(raw.request("ws_secret"));
-    expect(reply.envelope.response).toEqual({ status: "service_unavailable", service: "ws_secret" });
+    const nobody = await raw.replyTo(raw.request("ws_nobody_offers_this"));
+    expect(reply.envelope.response).toEqual({ status: "service_unavailable", service: "ws_secret", unknown: true });
+    expect(nobody.envelope.response).toEqual({ ...reply.envelope.response, service: "ws_nobody_offers_this" });
     raw.close();
   });
 
@@ -194,13 +207,22 @@ describe("edge WebSocket endpoint: hostile frames", () => {
     raw.close();
   });
 
-  it("drops frames over maxBodyBytes unread and keeps serving", async () => {
+  it("answers a frame over maxBodyBytes with FRAME_TOO_LARGE for its attempt, unparsed, and keeps serving", async () => {
     const raw = await rawClient();
     const oversize = raw.request("ws_echo_assigns", { rawRequest: { padding: "x".repeat(70_000) } });
+    const refused = await raw.replyTo(oversize);
+    // The caller's attempt fails at once (no timeout): a refusal, then an error reply for that attempt.
+    expect(raw.frames.find((f) => f.live === "refused")).toMatchObject({
+      code: "FRAME_TOO_LARGE",
+      attemptId: oversize,
+      limitBytes: 65_536,
+    });
+    expect(refused.envelope.response).toEqual({
+      status: "error",
+      reason: { code: "FRAME_TOO_LARGE", limitBytes: 65_536 },
+    });
     const next = await raw.replyTo(raw.request("ws_echo_assigns"));
     expect(next.envelope.response?.status).toBe("ok");
-    await quiet();
-    expect(raw.frames.some((f) => f.attemptId === oversize)).toBe(false);
     expect(raw.isClosed()).toBe(false);
     raw.close();
   });

@@ -24,7 +24,14 @@ declare namespace Cloudflare {
       import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
     >;
     PROJECTIONS: DurableObjectNamespace<import("./stream-fixtures.ts").AccountProjection>;
+    CONNECTIONS: DurableObjectNamespace<import("./worker.ts").Connections>;
+    OWNED_ACCOUNTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
+    >;
     SCHEDULER: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
+    >;
+    GUARDED_SCHEDULER: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
     >;
   }

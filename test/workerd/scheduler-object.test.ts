@@ -4,8 +4,9 @@ import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { aggregateServices, schedulerClient } from "../../adapters/durable-objects/index.ts";
-import { type DeadLetter, Message } from "../../src/index.ts";
+import { createNode, type DeadLetter, Message } from "../../src/index.ts";
 import { account } from "../fixtures/account.ts";
+import { guardedBankRouter } from "./guarded-bank.ts";
 
 const accounts = aggregateServices(env.ACCOUNTS, account);
 const unique = (name: string) => `${name}-${crypto.randomUUID()}`;
@@ -94,5 +95,76 @@ describe("scheduler object", () => {
     await pause(3);
     expect(await accounts.state(id)).toEqual(stopped);
     expect(await stub.lanes()).toEqual({ scheduler: expect.any(Number) }); // only the window reload tick is left
+  });
+});
+
+describe("scheduler object under an authorizing router (the user-app reproduction)", () => {
+  const ada = { user: "ada" };
+  const guardedStub = (name: string) => env.GUARDED_SCHEDULER.get(env.GUARDED_SCHEDULER.idFromName(name));
+  const balanceOf = async (id: string) => ((await accounts.state(id)) as { state: { balance: number } }).state.balance;
+
+  it("a deposit scheduled from inside a service handler runs on behalf of its caller when the alarm fires", async () => {
+    const id = await openAccount();
+    const name = unique("guarded");
+    const app = createNode({ id: "app", announceIntervalMs: 0 });
+    app.register(guardedBankRouter(env));
+    const request = Message.new("guarded_deposit_later", { rawRequest: { id, amount: 5, scheduler: name } });
+    const reply = await app.dispatch(request.assign("principal", ada));
+    expect(reply.response).toMatchObject({ status: "ok" });
+    const stub = guardedStub(name);
+    await runDurableObjectAlarm(stub);
+    expect(await accounts.state(id)).toMatchObject({ version: 1, state: { balance: 5 } });
+    expect(await deadLettersOf(stub)).toEqual([]);
+  });
+
+  it("a denied delivery is a dead letter at once, with the denial; the account is untouched", async () => {
+    const id = await openAccount();
+    const stub = guardedStub(unique("guarded"));
+    const deposit = Message.new("guarded_deposit", { rawRequest: { id, amount: 5 } }).assign("principal", {
+      user: "mallory",
+    });
+    await schedulerClient(stub).schedule(deposit, { inMs: 0 });
+    await runDurableObjectAlarm(stub);
+    const letters = await deadLettersOf(stub);
+    expect(letters.map((l) => [l.alarm.id, l.alarm.attempts, l.reason])).toEqual([
+      [deposit.id, 1, { status: "error", reason: "forbidden", denied: true }],
+    ]);
+    expect(letters[0]?.alarm.message.assigns.principal).toEqual({ user: "mallory" });
+    expect(await accounts.state(id)).toMatchObject({ version: 0, state: { balance: 0 } });
+    expect(await stub.lanes()).toEqual({ scheduler: expect.any(Number) }); // nothing left to retry
+  });
+
+  it("a retry verdict's replacement message reaches the service (the original's redelivered flag)", async () => {
+    const id = await openAccount();
+    const stub = guardedStub(unique("guarded"));
+    const message = Message.new("guarded_deposit_when_redelivered", { rawRequest: { id, amount: 7 } });
+    await schedulerClient(stub).schedule(message.assign("principal", ada), { inMs: 0 });
+    for (let runs = 0; runs < 10 && (await balanceOf(id)) === 0; runs++) {
+      await runDurableObjectAlarm(stub);
+      await pause(3); // the retry is due 1 ms later
+    }
+    expect(await accounts.state(id)).toMatchObject({ version: 1, state: { balance: 7 } });
+    expect(await deadLettersOf(stub)).toEqual([]);
+  });
+
+  it("after an eviction it holds at most maxInMemory (5) alarms and delivers a backlog of 30 through its alarm, each once", async () => {
+    const id = await openAccount();
+    const stub = guardedStub(unique("guarded"));
+    const scheduler = schedulerClient(stub);
+    for (let i = 0; i < 30; i++) {
+      const deposit = Message.new("guarded_deposit", { rawRequest: { id, amount: 1 } });
+      await scheduler.schedule(deposit.assign("principal", ada), { inMs: 0 });
+    }
+    expect(await stub.inMemoryCount()).toBeLessThanOrEqual(5);
+    await evictDurableObject(stub);
+    const held = [await stub.inMemoryCount()];
+    for (let runs = 0; runs < 60 && (await balanceOf(id)) < 30; runs++) {
+      await runDurableObjectAlarm(stub);
+      held.push(await stub.inMemoryCount());
+      await pause(2);
+    }
+    expect(await accounts.state(id)).toMatchObject({ version: 30, state: { balance: 30 } });
+    expect(Math.max(...held)).toBeLessThanOrEqual(5);
+    expect(await deadLettersOf(stub)).toEqual([]);
   });
 });

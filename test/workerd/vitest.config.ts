@@ -7,5 +7,7 @@ export default defineConfig({
   test: {
     name: "workerd",
     include: ["**/*.test.ts"],
+    // Real storage and sockets: a busy machine must not turn a slow test into a failure.
+    testTimeout: 60_000,
   },
 });

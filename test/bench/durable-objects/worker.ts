@@ -4,6 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 // The adapter's modules one by one: the benchmark needs neither the edge Worker nor sync.
 import { type AlarmClock, createAlarmClock } from "../../../adapters/durable-objects/alarm-clock.ts";
+import { runSchedulerAlarm } from "../../../adapters/durable-objects/scheduler-object.ts";
 import { createSqlAlarmStore } from "../../../adapters/durable-objects/sql-alarm-store.ts";
 import { createSqlEventStore } from "../../../adapters/durable-objects/sql-event-store.ts";
 import {
@@ -394,13 +395,9 @@ export class SchedulerBench extends CountingObject {
     return { stored: await this.#store.count(), deadLetters: (await this.#store.listDeadLetters()).length };
   }
 
-  /** As in defineSchedulerObject: run what is due, wait for those deliveries, keep the alarm armed. */
+  /** As in defineSchedulerObject. */
   override async alarm(): Promise<void> {
-    await this.timedAlarm(async () => {
-      this.#clock.fire();
-      await this.#scheduler.settled();
-      await this.#clock.watchdog();
-    });
+    await this.timedAlarm(() => runSchedulerAlarm(this.#clock, this.#scheduler));
   }
 }
 

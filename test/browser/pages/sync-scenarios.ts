@@ -82,7 +82,20 @@ const post = async <T>(path: string, body: unknown): Promise<T> => {
 };
 
 const scenarios = {
-  async setup({ db, tab, faults, batchSize }: { db: string; tab: string; faults?: Faults; batchSize?: number }) {
+  async setup({
+    db,
+    tab,
+    faults,
+    batchSize,
+    liveUrl,
+  }: {
+    db: string;
+    tab: string;
+    faults?: Faults;
+    batchSize?: number;
+    /** The edge's WebSocket endpoint: live pokes on, and the pull interval an hour (only a poke can be quick). */
+    liveUrl?: string;
+  }) {
     const store = await openIndexedDbEventStore({ name: db });
     offline = createOfflineClient({
       store,
@@ -91,7 +104,9 @@ const scenarios = {
       tabId: tab,
       ...(batchSize === undefined ? {} : { batchSize }),
       backoff: { initialMs: 20, maxMs: 200 },
-      pullIntervalMs: 0,
+      ...(liveUrl
+        ? { live: { url: liveUrl, ticketUrl: "/edge/x3m/ws/ticket" }, pullIntervalMs: 3_600_000 }
+        : { pullIntervalMs: 0 }),
     });
     offline.onRejected((row) =>
       rejected.push({
@@ -137,6 +152,14 @@ const scenarios = {
   },
 
   track: ({ id }: { id: string }) => client().track("account", id),
+
+  /** Resolves once the view of `id` reaches `version`, answering how long that took from `since` (epoch ms). */
+  async seenAt({ id, version }: { id: string; version: number }) {
+    for (;;) {
+      if ((await client().aggregate("account").view(id)).confirmedVersion >= version) return Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  },
 
   async view({ id }: { id: string }) {
     const view = await client().aggregate("account").view(id);
