@@ -95,8 +95,8 @@ export function defineEventStreamObject(options: EventStreamObjectOptions = {}):
       // Every stream lives in one shard (its order is that shard's order): a misrouted event is refused.
       let checked: string | undefined;
       for (const event of events) {
-        if (event.stream === checked) continue; // a batch is usually one stream: hash it once
         if (typeof event.stream !== "string") refuse("an event without a stream name");
+        if (event.stream === checked) continue; // a batch is usually one stream: hash it once
         const belongs = shardOfStream(event.stream, shards);
         if (belongs !== shard) refuse(`stream "${event.stream}" belongs to shard ${belongs}, not ${shard}`);
         checked = event.stream;

@@ -214,6 +214,10 @@ describe("sharded event streams", { timeout: 300_000 }, () => {
         }),
       );
       await expect(instance.readAll({}, { shard, shards: 2 })).rejects.toThrow(/for 2 shards/);
+      const nameless = { ...event, stream: undefined } as unknown as RecordedEvent;
+      await expect(instance.ingest([nameless, event], { shard, shards: SHARDS })).rejects.toThrow(
+        /without a stream name/,
+      );
     });
     await runInDurableObject(objectOf(other), async (instance: EventStreamRpc) => {
       await expect(instance.ingest([event], { shard: other, shards: SHARDS })).rejects.toThrow(
