@@ -57,6 +57,7 @@ export {
 export type { DispatchOptions } from "./node/caller.ts";
 export type { AuthorizedAnswer } from "./node/dispatch.ts";
 export { createNode } from "./node/node.ts";
+export type { PeerChange } from "./node/peer-watch.ts";
 export type { NodeOptions, SystemNode } from "./node/system-node.ts";
 export { type NodeOrder, randomOrder, roundRobinOrder } from "./node-order.ts";
 export * from "./projector/index.ts";

@@ -3,6 +3,7 @@ import type { AnnounceFrame, DrainFrame, Frame } from "../frames.ts";
 import type { TopicRegistry } from "../mesh/pubsub.ts";
 import type { ServiceRegistry } from "../registry.ts";
 import type { Telemetry } from "../telemetry.ts";
+import type { PeerChange } from "./peer-watch.ts";
 import type { Connection, Peers } from "./peers.ts";
 
 export interface AnnouncementsOptions {
@@ -16,6 +17,8 @@ export interface AnnouncementsOptions {
   readonly intervalMs: number;
   /** A draining node announces `drain` instead of its services. */
   readonly isDraining: () => boolean;
+  /** A peer's offer changed (its announcement applied), or it started draining. */
+  readonly onPeerChange: (change: PeerChange) => void;
 }
 
 /**
@@ -26,6 +29,8 @@ export interface AnnouncementsOptions {
 export class Announcements {
   /** Peers that announced they are draining: their announcements are ignored until they leave. */
   private readonly drainingPeers = new Set<string>();
+  /** Each peer's last offer, so watchers hear of changes, not of every re-announcement. */
+  private readonly offers = new Map<string, string>();
   private cancelTimer: (() => void) | undefined;
 
   private readonly options: AnnouncementsOptions;
@@ -74,6 +79,10 @@ export class Announcements {
     if (this.drainingPeers.has(frame.from)) return;
     this.options.registry.registerRemote(frame.from, frame.services);
     this.options.topics.registerRemote(frame.from, frame.topics ?? []);
+    const offer = JSON.stringify(frame.services);
+    if (this.offers.get(frame.from) === offer) return;
+    this.offers.set(frame.from, offer);
+    this.options.onPeerChange({ kind: "offered", node: frame.from, services: frame.services });
   }
 
   /** A draining peer is chosen no more (its services and subscriptions go), but its answers still count. */
@@ -82,6 +91,7 @@ export class Announcements {
     this.drainingPeers.add(peer);
     this.forgetOffers(peer);
     this.options.telemetry.emit("node_draining", {}, { node: peer });
+    this.options.onPeerChange({ kind: "draining", node: peer });
   }
 
   /** A peer left: everything it offered goes. */
@@ -92,9 +102,11 @@ export class Announcements {
 
   clear(): void {
     this.drainingPeers.clear();
+    this.offers.clear();
   }
 
   private forgetOffers(peer: string): void {
+    this.offers.delete(peer);
     this.options.registry.unregisterNode(peer);
     this.options.topics.unregisterNode(peer);
   }

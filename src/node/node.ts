@@ -20,6 +20,7 @@ import { type Caller, checkTimeout, type DispatchOptions } from "./caller.ts";
 import { type AuthorizedAnswer, authorized, dispatch } from "./dispatch.ts";
 import { InFlight } from "./in-flight.ts";
 import { LocalCalls } from "./local-calls.ts";
+import { type PeerChange, PeerWatch } from "./peer-watch.ts";
 import { type Connection, type PeerFrame, Peers } from "./peers.ts";
 import { RemoteCalls } from "./remote-calls.ts";
 import { Serving } from "./serving.ts";
@@ -59,6 +60,7 @@ class Node implements SystemNode {
   private readonly serving: Serving;
   private readonly inFlight: InFlight;
   private readonly drainer: Drain;
+  private readonly peerWatch = new PeerWatch();
   private closed = false;
 
   constructor(options: NodeOptions) {
@@ -85,13 +87,15 @@ class Node implements SystemNode {
       { ...self, maxFrameBytes, isClosed },
       {
         introduce: (connection, peer) => this.announcements.introduce(connection, peer),
+        joined: (peer) => this.peerWatch.emit({ kind: "joined", node: peer }),
         frame: (connection, frame) => this.onFrame(connection, frame),
         left: (peer, reason) => this.peerLeft(peer, reason),
       },
     );
     this.peerTable = peers;
     const intervalMs = options.announceIntervalMs ?? 20_000;
-    this.announcements = new Announcements({ ...self, registry, topics, peers, intervalMs, isDraining });
+    const onPeerChange = (change: PeerChange) => this.peerWatch.emit(change);
+    this.announcements = new Announcements({ ...self, registry, topics, peers, intervalMs, isDraining, onPeerChange });
     const remote = new RemoteCalls({ ...self, maxFrameBytes, peers, onSettled: () => this.drainer.check() });
     this.remote = remote;
     // A router's `chooseNode` picked another node: run it there, without choosing again.
@@ -134,6 +138,10 @@ class Node implements SystemNode {
 
   discover(message: Message): Provider[] {
     return this.registry.findProviders(message.serviceName);
+  }
+
+  watchPeers(listener: (change: PeerChange) => void): () => void {
+    return this.peerWatch.watch(listener);
   }
 
   peers(): string[] {
@@ -222,6 +230,7 @@ class Node implements SystemNode {
     this.announcements.peerLeft(peer);
     this.remote.failTo(peer, reason);
     this.telemetry.emit("node_left", {}, { node: peer });
+    this.peerWatch.emit({ kind: "left", node: peer, reason });
   }
 
   private assertOpen(): void {

@@ -18,6 +18,8 @@ export type PeerFrame = Exclude<Frame, LeaveFrame>;
 export interface PeerEvents {
   /** `peer` became known through `connection` (or asked to be re-introduced): say who this node is. */
   introduce(connection: Connection, peer: string): void;
+  /** `peer` became known (the first time, not on a re-introduction). */
+  joined(peer: string): void;
   /** A checked frame from a peer; announce, drain and request frames come after their sender is known. */
   frame(connection: Connection, frame: PeerFrame): void;
   /** `peer` left, or its transport reported it gone (`reason`). */
@@ -153,6 +155,7 @@ export class Peers {
     if (this.byPeer.has(peer)) return;
     this.byPeer.set(peer, connection);
     this.options.telemetry.emit("node_joined", {}, { node: peer });
+    this.events.joined(peer);
     this.events.introduce(connection, peer);
   }
 

@@ -11,6 +11,7 @@ import type { Telemetry } from "../telemetry.ts";
 import type { Transport } from "../transport.ts";
 import type { DispatchOptions } from "./caller.ts";
 import type { AuthorizedAnswer } from "./dispatch.ts";
+import type { PeerChange } from "./peer-watch.ts";
 
 export interface NodeOptions {
   /** This node's id, unique among its peers. @default a random id */
@@ -83,6 +84,18 @@ export interface SystemNode {
   discover(message: Message): Provider[];
   /** Ids of the peers this node knows. */
   peers(): string[];
+  /**
+   * Tells `listener` of every change among the peers, synchronously, as it happens: one `joined`, then
+   * `offered` with its services (again whenever they change, not on every re-announcement), `draining`,
+   * `left`. Returns the unsubscribe.
+   *
+   * @example
+   * const stop = node.watchPeers((change) => {
+   *   if (change.kind === "offered") render(change.node, change.services.map((s) => s.name));
+   *   if (change.kind === "left") forget(change.node);
+   * });
+   */
+  watchPeers(listener: (change: PeerChange) => void): () => void;
   /**
    * Leaves gracefully: tells peers (who stop choosing it at once), answers their new requests with
    * `try_another_node`, finishes the work in flight (at most `timeoutMs`), then leaves like `close()`.

@@ -434,3 +434,46 @@ describe("review regressions", () => {
 async function settleAll(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
 }
+
+describe("watching peers", () => {
+  it("tells joined, offered (again on every change), draining and left, as they happen; a throwing watcher harms nothing", async () => {
+    const hub = createInProcessHub();
+    const watcher = createNode({ id: "watcher", announceIntervalMs: 0 });
+    const changes: string[] = [];
+    watcher.watchPeers(() => {
+      throw new Error("a careless watcher");
+    });
+    const stop = watcher.watchPeers((change) =>
+      changes.push(
+        change.kind === "offered"
+          ? `offered ${change.node}: ${change.services.map((s) => s.name).join(",")}`
+          : change.kind === "left"
+            ? `left ${change.node} (${change.reason})`
+            : `${change.kind} ${change.node}`,
+      ),
+    );
+    await watcher.connect(hub.transport());
+    const peer = createNode({ id: "peer", announceIntervalMs: 0 });
+    await peer.connect(hub.transport());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    peer.register(
+      defineRouter({ name: "r", services: { one: (m) => m.ok(), two: (m) => m.ok() }, authorize: () => true }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await peer.drain({ timeoutMs: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(changes).toEqual([
+      "joined peer",
+      "offered peer: ",
+      "offered peer: one,two",
+      "draining peer",
+      "left peer (node_left)",
+    ]);
+    stop();
+    const other = createNode({ id: "other", announceIntervalMs: 0 });
+    await other.connect(hub.transport());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(changes).toHaveLength(5); // unsubscribed: told nothing more
+    await Promise.all([watcher.close(), other.close()]);
+  });
+});
