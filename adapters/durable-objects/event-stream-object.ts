@@ -34,10 +34,13 @@ export interface ShardRoute {
 export interface EventStreamRpc {
   /** Adds the events it has not seen; answers how many were new. `route` is required when the class has several shards. */
   ingest(events: RecordedEvent[], route?: ShardRoute): Promise<number>;
+  /** The shard's events after a position, in its order (as `EventSource.readAll`). */
   readAll(options?: ReadAllOptions, route?: ShardRoute): Promise<RecordedEvent[]>;
+  /** The shard's last position (0 when empty). */
   lastPosition(route?: ShardRoute): Promise<number>;
 }
 
+/** `defineEventStreamObject`'s options. */
 export interface EventStreamObjectOptions {
   /**
    * How many shards the objects of this class form: each object is one shard, named by `shardName`, and
@@ -48,6 +51,7 @@ export interface EventStreamObjectOptions {
   readonly shards?: number;
 }
 
+/** The class `defineEventStreamObject` returns: a Durable Object with the stream RPC methods. */
 export type EventStreamObjectClass = new (
   ctx: DurableObjectState,
   env: Cloudflare.Env,

@@ -11,7 +11,9 @@ import type { OutboxTarget } from "./outbox-relay.ts";
 
 /** The part of a Durable Object namespace binding (of a `defineEventStreamObject` class) the shards use. */
 export interface EventStreamNamespace {
+  /** The id of the object named `name` (a shard's name, see `shardName`). */
   idFromName(name: string): unknown;
+  /** The stub of the object with that id. */
   get(id: never): EventStreamRpc;
 }
 

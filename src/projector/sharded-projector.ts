@@ -11,6 +11,8 @@ export interface ShardedProjectorOptions<TTx = undefined> extends Omit<Projector
    * stream must live in exactly one of them: per-stream order is then each shard's order.
    */
   readonly sources: readonly EventSource[];
+  /** Empties the read model for `rebuild`, in the same `resetMany` as every shard's checkpoint. */
+  truncate?(tx: TTx): void | Promise<void>;
 }
 
 /** A projection of a sharded log: one core projector per shard, one checkpoint per shard, one read model. */
@@ -20,6 +22,7 @@ export interface ShardedProjector {
   readonly shards: number;
   /** Starts every shard's projector (see `dependentHydration`); rejects, with all stopped, if one fails. */
   start(): Promise<void>;
+  /** Stops every shard's projector: timers and subscriptions end; pending `waitFor`s resolve false. */
   stop(): void;
   /** Each shard's checkpoint, in shard order. */
   positions(): number[];
