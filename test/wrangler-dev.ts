@@ -46,6 +46,19 @@ export interface WranglerDevOptions {
  * directory and no metrics: the local edge the browser suites and the benchmarks talk to.
  */
 export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
+  // A free port can be taken by another process (another test run on the machine) before wrangler binds
+  // it: then try another one. A port the caller chose is not replaced.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      const taken = /address already in use|EADDRINUSE/i.test((error as Error).message);
+      if (!taken || options.port !== undefined || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
   const config = options.config ?? join(ROOT, "wrangler.toml");
   const port = options.port ?? (await freePort());
   const state = options.persistTo ?? mkdtempSync(join(tmpdir(), "x3m-wrangler-"));

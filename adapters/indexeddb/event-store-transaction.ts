@@ -13,7 +13,7 @@ import {
 } from "../../src/index.ts";
 import { moveClientInTransaction, recordAnswerInTransaction } from "./answers-transaction.ts";
 import { type EventRow, type StreamRow, X3M_STORES, type X3mTransaction } from "./schema.ts";
-import { abortQuietly, storageError } from "./storage-error.ts";
+import { abortQuietly, earlierRequestsSucceeded, storageError } from "./storage-error.ts";
 
 export { EVENT_STORE_NAMES } from "./schema.ts";
 
@@ -87,7 +87,10 @@ export async function appendRecords(
       return { result: wrongExpectedVersion(stream, expectedVersion, actual), recorded: [] };
     }
     if (copies.length === 0) {
-      if (answer) await recordAnswerInTransaction(tx, stream, answer);
+      if (answer) {
+        await recordAnswerInTransaction(tx, stream, answer);
+        await earlierRequestsSucceeded(tx);
+      }
       return { result: { ok: true, version: actual, firstPosition: last + 1, lastPosition: last }, recorded: [] };
     }
     const epoch = row?.epoch ?? 0;
@@ -102,13 +105,15 @@ export async function appendRecords(
         recordedAt,
       }),
     );
-    // Plain requests, not idb promises: nothing waits on them one by one; a failure aborts the
-    // transaction, and whoever awaits `tx.done` sees it.
+    // Plain requests, not idb promises, for the events and the client's sequence: requests run in order,
+    // so the stream row's put, made last and awaited, succeeds only once every other write did. A failed
+    // put aborts the transaction and rejects here: the append never answers before all of its writes
+    // succeeded, so a caller that commits explicitly afterwards cannot commit half of it.
     const eventStore = unwrap(tx.objectStore(X3M_STORES.events));
     for (const event of recorded) eventStore.put({ ...event, epoch } satisfies EventRow);
-    const version = actual + recorded.length;
-    unwrap(streams).put({ stream, version, epoch } satisfies StreamRow);
     moveClientInTransaction(tx, stream, answer?.client);
+    const version = actual + recorded.length;
+    await streams.put({ stream, version, epoch } satisfies StreamRow);
     return { result: { ok: true, version, firstPosition: last + 1, lastPosition: last + recorded.length }, recorded };
   } catch (error) {
     abortQuietly(tx);
@@ -123,8 +128,11 @@ export async function appendRecords(
  * `x3m_clients` when `options.answer` is given); the caller may use it
  * before and after, awaiting only its requests. The result holds once `tx.done` resolves. A conflict
  * writes nothing and leaves `tx` running (abort it to drop the caller's own writes); a failure aborts
- * `tx` and rejects with an `SdkClientError` (see `IndexedDbFailure`). Subscribers of a store hear these
- * events only through `store.appendInTransaction`.
+ * `tx` and rejects with an `SdkClientError` (see `IndexedDbFailure`); it resolves only once all of its
+ * writes succeeded. To commit explicitly, call `tx.commit()` only after every request of the caller's
+ * own has succeeded too (await them): Firefox commits the other writes of a transaction whose `commit()`
+ * was asked for while a request was still pending, even when that request then fails. Subscribers of a
+ * store hear these events only through `store.appendInTransaction`.
  *
  * @example
  * import { appendInTransaction, EVENT_STORE_NAMES, X3M_STORES } from "x3m-system/indexeddb";

@@ -140,8 +140,7 @@ export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore 
         const existing = await syncRow<ClientIdRow>(tx, "client");
         // 122 random bits: the id is the only name of this client's sequences, so it must not be guessable.
         const row: ClientIdRow = existing ?? { key: "client", clientId: `client-${crypto.randomUUID()}` };
-        if (!existing) tx.objectStore(SYNC_STORE).put(row);
-        await tx.done;
+        await Promise.all([existing ? undefined : tx.objectStore(SYNC_STORE).put(row), tx.done]);
         return row.clientId;
       })();
       clientIdOnce.catch(() => {
@@ -280,6 +279,8 @@ export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore 
       const tx = transaction([...EVENT_STORE_NAMES, OUTBOX_STORE, SYNC_STORE], "readwrite");
       const stored: string[] = [];
       const skipped: string[] = [];
+      // Every write is awaited with the transaction: a failure is this method's error, never an unhandled one.
+      const writes: Promise<unknown>[] = [];
       for (const { cursor, events, seq } of changes) {
         const { stream } = cursor;
         if (events.length > 0) {
@@ -303,15 +304,16 @@ export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore 
         if (seq !== undefined) {
           // Applied commands up to the reported sequence have their events among the confirmed ones now.
           for (const row of rows) {
-            if (row.status === "applied" && row.clientSeq <= seq)
-              tx.objectStore(OUTBOX_STORE).delete(row.seq as number);
+            if (row.status === "applied" && row.clientSeq <= seq) {
+              writes.push(tx.objectStore(OUTBOX_STORE).delete(row.seq as number));
+            }
           }
-          if (track) sync.put({ ...track, edgeSeq: Math.max(track.edgeSeq, seq) } satisfies TrackRow);
+          if (track) writes.push(sync.put({ ...track, edgeSeq: Math.max(track.edgeSeq, seq) } satisfies TrackRow));
         }
-        bumpStamp(tx, stream, stamp);
+        writes.push(bumpStamp(tx, stream, stamp));
         stored.push(stream);
       }
-      await tx.done;
+      await Promise.all([...writes, tx.done]);
       return { stored, skipped };
     },
 
@@ -343,18 +345,19 @@ export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore 
           Promise.all(rows.map((row) => outbox.get(row.seq as number) as Promise<OutboxRow | undefined>)),
         ),
       );
-      updates.forEach(({ stream, stamp, rows }, i) => {
+      const writes: Promise<unknown>[] = [];
+      for (const [i, { stream, stamp, rows }] of updates.entries()) {
         if (stamps[i] !== stamp) {
           skipped.push(stream);
-          return;
+          continue;
         }
-        rows.forEach((row, j) => {
+        for (const [j, row] of rows.entries()) {
           // Only rows still as they were read: an answer that arrived meanwhile wins.
-          if (current[i]?.[j]?.status === row.status) outbox.put(row);
-        });
-        bumpStamp(tx, stream, stamp);
-      });
-      await tx.done;
+          if (current[i]?.[j]?.status === row.status) writes.push(outbox.put(row));
+        }
+        writes.push(bumpStamp(tx, stream, stamp));
+      }
+      await Promise.all([...writes, tx.done]);
       return skipped;
     },
 
@@ -406,9 +409,8 @@ export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore 
       const tx = transaction([SYNC_STORE], "readwrite");
       const key = trackKey(aggregate, aggregateId);
       const existing = await syncRow<TrackRow>(tx, key);
-      if (!existing)
-        tx.objectStore(SYNC_STORE).put({ key, aggregate, aggregateId, stream, edgeSeq: 0 } satisfies TrackRow);
-      await tx.done;
+      const row: TrackRow = { key, aggregate, aggregateId, stream, edgeSeq: 0 };
+      await Promise.all([existing ? undefined : tx.objectStore(SYNC_STORE).put(row), tx.done]);
     },
 
     async outbox() {

@@ -135,9 +135,26 @@ export function ending(tx: X3mTransaction<IDBTransactionMode>): Promise<void> {
 }
 
 /**
- * Runs `body` on the open transaction `tx` (whose `ending` is `ended`), then commits it; when `body`
- * throws, aborts it and rethrows once the abort has settled, so `tx.error` says why. `beforeCommit`
- * runs right before the commit is asked for.
+ * Resolves once every request made on `tx` so far has succeeded; rejects when one failed. IndexedDB runs
+ * a transaction's requests in the order they were made, so a read made now answers after all of them,
+ * and a failed one has aborted `tx` (its default action) before it could.
+ * @internal
+ */
+export async function earlierRequestsSucceeded(tx: X3mTransaction): Promise<void> {
+  const store = tx.objectStoreNames.item(0);
+  if (store === null) return;
+  // A count of one key reads no value: the cheapest request there is.
+  await tx.objectStore(store).count(IDBKeyRange.only(-1));
+}
+
+/**
+ * Runs `body` on the open transaction `tx` (whose `ending` is `ended`), then commits it once every
+ * request `body` made has succeeded; when `body` throws or a request failed, aborts it and rethrows once
+ * the abort has settled, so `tx.error` says why. `beforeCommit` runs right before the commit is asked for.
+ *
+ * Why wait before `commit()`: a request that fails after `commit()` was asked for does not abort the
+ * transaction in every engine (Firefox commits the other writes), so a refused append would be half kept.
+ * A failed request whose error event was not cancelled is never committed: it is aborted explicitly.
  * @internal
  */
 export async function commitAfter<T>(
@@ -146,8 +163,16 @@ export async function commitAfter<T>(
   body: () => Promise<T>,
   beforeCommit?: () => void,
 ): Promise<T> {
+  let failed: { error: unknown } | undefined;
+  // Request errors bubble to the transaction; one the app cancelled (preventDefault) is handled, not a failure.
+  const onError = (event: Event) => {
+    if (!event.defaultPrevented) failed ??= { error: (event.target as IDBRequest | null)?.error ?? event };
+  };
+  tx.addEventListener("error", onError);
   try {
     const value = await body();
+    await earlierRequestsSucceeded(tx);
+    if (failed) throw failed.error;
     beforeCommit?.();
     try {
       tx.commit();
@@ -160,5 +185,7 @@ export async function commitAfter<T>(
     abortQuietly(tx);
     await ended.catch(() => {});
     throw error;
+  } finally {
+    tx.removeEventListener("error", onError);
   }
 }

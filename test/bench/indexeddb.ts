@@ -1,19 +1,32 @@
 /**
- * IndexedDB benchmark: appends per second in headless Chromium through `openIndexedDbEventStore`, one
- * command of 10 events per transaction, next to a raw idb batch put of the same 10 rows in one
- * transaction (the baseline) and to one transaction per event. Measured inside the page
- * (`./pages/indexeddb-bench.ts`), with the timing helpers of every suite.
+ * IndexedDB benchmark: appends per second in each headless browser of the suite (`X3M_BROWSERS` picks
+ * engines) through `openIndexedDbEventStore`, one command of 10 events per transaction, next to a raw idb
+ * batch put of the same 10 rows in one transaction (the baseline, in the same browser and run) and to one
+ * transaction per event. Measured inside the page (`./pages/indexeddb-bench.ts`), with the timing helpers
+ * of every suite.
  */
 import { fileURLToPath } from "node:url";
+import { ENGINE_INSTALLS, type EngineName, selectedEngines } from "../../scripts/find-browsers.ts";
 import { runScenario, startBrowserHarness } from "../browser/harness.ts";
 import { fmt, type Measurement, markdown, ROUNDS } from "./measure.ts";
 
 const EVENTS = 10;
 
+/** The browser's name and version from its user agent ("HeadlessChrome/156.0…", "Firefox/153.0"). */
+const versionOf = (userAgent: string) =>
+  userAgent.match(/HeadlessChrome\/[\d.]+|Firefox\/[\d.]+|AppleWebKit\/[\d.]+/)?.[0] ?? userAgent;
+
 export async function indexedDbBench(): Promise<void> {
+  for (const [i, engine] of selectedEngines().entries()) {
+    if (i > 0) console.log("");
+    await indexedDbBenchIn(engine);
+  }
+}
+
+async function indexedDbBenchIn(engine: EngineName): Promise<void> {
   const started = performance.now();
   const page = fileURLToPath(new URL("./pages/indexeddb-bench.ts", import.meta.url));
-  await using harness = await startBrowserHarness({ "indexeddb-bench": page });
+  await using harness = await startBrowserHarness({ "indexeddb-bench": page }, { engine });
   const tab = await harness.newPage();
   const { results, iterations, stored, userAgent } = await runScenario<{
     results: Measurement[];
@@ -23,8 +36,8 @@ export async function indexedDbBench(): Promise<void> {
   }>(tab, "measure");
 
   const [baseline, append, rawPerEvent, appendPerEvent] = results;
-  console.log("## IndexedDB appends in Chromium: one command of 10 events per transaction\n");
-  console.log(`${userAgent.match(/HeadlessChrome\/[\d.]+/)?.[0] ?? userAgent}, the browser's default durability\n`);
+  console.log(`## IndexedDB appends in ${ENGINE_INSTALLS[engine].label}: one command of 10 events per transaction\n`);
+  console.log(`${versionOf(userAgent)}, the browser's default durability\n`);
   console.log(
     markdown(
       ["case", "commands/sec (median)", "events/sec", "µs/command", "time vs raw batch", "spread"],
@@ -52,3 +65,5 @@ Median of ${ROUNDS} interleaved rounds after one warm-up round; calls per round:
   }
   console.log(`Measured in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) await indexedDbBench();

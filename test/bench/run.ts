@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: the dispatch, aggregate, scheduler, Durable Objects and sharded-stream suites, then the browser ones
- * (cross-tab round trips, IndexedDB appends, offline sync) in headless Chromium. Not a test.
+ * `npm run bench`: the dispatch, aggregate, scheduler, Durable Objects and sharded-stream suites, then the
+ * browser ones: cross-tab round trips and IndexedDB appends in each engine of `X3M_BROWSERS` (default: all),
+ * offline sync in the first. Not a test.
  */
 import { aggregatesBench } from "./aggregates.ts";
 import { dispatchBench } from "./dispatch.ts";

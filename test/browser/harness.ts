@@ -1,3 +1,23 @@
+/**
+ * The browser suites' harness: bundles page modules with esbuild, serves them on loopback, and drives a
+ * real headless browser of one engine through a small driver interface (`driver.ts`):
+ *
+ * - `BrowserDriver` (one running browser): `newContext({ storageQuota? })`, `newPage()` (in a context of
+ *   its own), `crash(page)` (kills its renderer: no pagehide), `close()`; `engine` and `label` name it.
+ * - `BrowserContext` (pages sharing one origin's storage, BroadcastChannel and Web Locks): `newPage()`,
+ *   `pages()`, `close()`.
+ * - `BrowserPage`, Playwright-shaped: `goto`, `reload`, `evaluate(expr | fn, arg)`, `waitForFunction(expr
+ *   | fn, arg, { timeout })`, `waitForSelector`, `click`, `fill`, `check`/`uncheck`, `textContent`,
+ *   `waitForTimeout`, `screenshot({ path, fullPage })` (creates the folder), `onRequest`, `close`, `isClosed`.
+ *
+ * Engines (`drivers/`): Chromium through playwright-core, Firefox (stock ESR, WebDriver BiDi) through
+ * puppeteer-core, WebKit (WebKitGTK's MiniBrowser under Xvfb) through WebKitWebDriver's classic WebDriver.
+ * A test file runs on the engine of its vitest project (`X3M_BROWSER`, set by `vitest.config.ts`, one
+ * project per engine in `X3M_BROWSERS`); outside vitest (benchmarks) pass `{ engine }`. Tests use
+ * `startBrowserHarness`, `harness.newPage()` and `runScenario(page, name, arg)`, name the engine with
+ * `harness.label` / `ENGINE_LABEL`, and wrap a case that needs what an engine lacks (crashing one page,
+ * a storage quota) in `itNeeds` (`engine-gaps.ts`): skipped there, saying why.
+ */
 import {
   createServer,
   request as httpRequest,
@@ -8,43 +28,63 @@ import {
 import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 import { build } from "esbuild";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { CHROMIUM_ARGS, findChromium } from "../../scripts/find-chromium.ts";
+import { ENGINE_INSTALLS, type EngineName, selectedEngines } from "../../scripts/find-browsers.ts";
+import type { BrowserContext, BrowserDriver, BrowserPage, ContextOptions } from "./driver.ts";
+import { launchDriver } from "./drivers/index.ts";
 
-/** A real headless Chromium and a loopback server that serves the bundled entries to its pages. */
+export type { EngineName } from "../../scripts/find-browsers.ts";
+export type { BrowserContext, BrowserDriver, BrowserPage, ContextOptions } from "./driver.ts";
+/** A page of any engine (the name the suites used when pages were Playwright's). */
+export type Page = BrowserPage;
+
+/** The engine this process drives: its vitest project's `X3M_BROWSER`, else the first selected engine. */
+export function currentEngine(): EngineName {
+  const fromProject = process.env.X3M_BROWSER;
+  if (fromProject) {
+    const [engine] = selectedEngines(fromProject);
+    if (engine) return engine;
+  }
+  return selectedEngines()[0] ?? "chromium";
+}
+
+/** The current engine's name for test titles: "Chromium", "Firefox", "WebKit". */
+export const ENGINE_LABEL = ENGINE_INSTALLS[currentEngine()].label;
+
+/** A real headless browser and a loopback server that serves the bundled entries to its pages. */
 export interface BrowserHarness extends AsyncDisposable {
   readonly origin: string;
+  readonly engine: EngineName;
+  /** "Chromium", "Firefox", "WebKit". */
+  readonly label: string;
+  readonly driver: BrowserDriver;
+  /** The context `newPage()` opens pages in. */
   readonly context: BrowserContext;
-  /** Opens a new tab of the harness's origin and waits until its scenario modules have registered. */
-  newPage(): Promise<Page>;
+  /** Opens a tab of the harness's origin (in `context`) and waits until its scenario modules have registered. */
+  newPage(context?: BrowserContext): Promise<BrowserPage>;
+  /** Another context (storage of its own), e.g. with a storage quota; closed with the harness. */
+  newContext(options?: ContextOptions): Promise<BrowserContext>;
+  /** Kills the page's renderer as a crash would (see `BrowserDriver.crash`). */
+  crash(page: BrowserPage): Promise<void>;
 }
 
 /**
  * Runs a scenario that a page module registered on `globalThis.scenarios` (see `pages/`). Scenarios
  * live in bundled browser modules because functions passed to `page.evaluate` are rewritten by Vite.
  */
-export function runScenario<TResult>(page: Page, name: string, argument: unknown = null): Promise<TResult> {
-  return page.evaluate(
-    `globalThis.scenarios[${JSON.stringify(name)}](${JSON.stringify(argument)})`,
-  ) as Promise<TResult>;
+export function runScenario<TResult>(page: BrowserPage, name: string, argument: unknown = null): Promise<TResult> {
+  return page.evaluate<TResult>(`globalThis.scenarios[${JSON.stringify(name)}](${JSON.stringify(argument)})`);
 }
 
-/** Starts a headless Chromium with the flags that work on this kind of machine. */
-export async function launchBrowser() {
-  const executablePath = findChromium();
-  if (!executablePath) {
-    throw new Error("The browser suite needs Chromium: run `node scripts/ensure-chromium.ts` or set CHROME_PATH.");
-  }
-  return chromium.launch({
-    executablePath,
-    headless: true,
-    args: CHROMIUM_ARGS.filter((flag) => flag !== "--headless"),
-  });
+/** Starts a headless browser of `engine` (default: the current one) behind the driver interface. */
+export function launchBrowser(engine: EngineName = currentEngine()): Promise<BrowserDriver> {
+  return launchDriver(engine);
 }
 
 export interface HarnessOptions {
   /** Forwards requests under `/edge/` to this origin (the local edge Worker), so pages call it same-origin. */
   readonly edge?: string;
+  /** @default currentEngine() */
+  readonly engine?: EngineName;
 }
 
 /** Forwards one request to `origin`, without the `/edge` prefix. */
@@ -62,7 +102,7 @@ function proxy(incoming: IncomingMessage, outgoing: ServerResponse, origin: stri
   incoming.pipe(forwarded);
 }
 
-/** Bundles `entries` (name → source path) for the browser with esbuild and starts Chromium. */
+/** Bundles `entries` (name → source path) for the browser with esbuild and starts the browser. */
 export async function startBrowserHarness(
   entries: Record<string, string>,
   options: HarnessOptions = {},
@@ -90,19 +130,24 @@ export async function startBrowserHarness(
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const browser = await launchBrowser();
-  const context = await browser.newContext();
+  const driver = await launchDriver(options.engine ?? currentEngine());
+  const context = await driver.newContext();
   return {
     origin,
+    engine: driver.engine,
+    label: driver.label,
+    driver,
     context,
-    async newPage() {
-      const page = await context.newPage();
+    async newPage(pageContext = context) {
+      const page = await pageContext.newPage();
       await page.goto(`${origin}/`);
       await page.waitForFunction("globalThis.scenarios !== undefined");
       return page;
     },
+    newContext: (contextOptions) => driver.newContext(contextOptions),
+    crash: (page) => driver.crash(page),
     async [Symbol.asyncDispose]() {
-      await browser.close();
+      await driver.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -1,9 +1,10 @@
-// The IndexedDB adapter on Chromium's real IndexedDB: every contract case runs inside a page, plus the
+// The IndexedDB adapter on each engine's real IndexedDB: every contract case runs inside a page, plus the
 // failures fake-indexeddb cannot show (a real quota, another tab's upgrade, real auto-commit).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { X3M_SCHEMA_VERSION } from "../../adapters/indexeddb/index.ts";
 import { checkpointStoreContract, eventStoreContract } from "../../src/testing/index.ts";
-import { type BrowserHarness, runScenario, startBrowserHarness } from "./harness.ts";
+import { itNeeds } from "./engine-gaps.ts";
+import { type BrowserHarness, ENGINE_LABEL, type Page, runScenario, startBrowserHarness } from "./harness.ts";
 
 let harness: BrowserHarness;
 beforeAll(async () => {
@@ -20,31 +21,38 @@ const unused = () => {
   throw new Error("only the case names are read here");
 };
 
-describe("event store contract: IndexedDB in Chromium", () => {
+// The contract cases share one page: each case opens fresh databases and deletes them afterwards.
+describe(`event store contract: IndexedDB in ${ENGINE_LABEL}`, () => {
+  let page: Page;
+  beforeAll(async () => {
+    page = await harness.newPage();
+  });
+  afterAll(() => page?.close());
   for (const { name } of eventStoreContract(unused)) {
     it(name, async () => {
-      const page = await harness.newPage();
       const result = await runScenario<CaseResult>(page, "eventStoreCase", name);
       expect(result.error).toBeNull();
       expect(result.ok).toBe(true);
-      await page.close();
     });
   }
 });
 
-describe("checkpoint store contract: IndexedDB in Chromium", () => {
+describe(`checkpoint store contract: IndexedDB in ${ENGINE_LABEL}`, () => {
+  let page: Page;
+  beforeAll(async () => {
+    page = await harness.newPage();
+  });
+  afterAll(() => page?.close());
   for (const { name } of checkpointStoreContract(unused)) {
     it(name, async () => {
-      const page = await harness.newPage();
       const result = await runScenario<CaseResult>(page, "checkpointCase", name);
       expect(result.error).toBeNull();
       expect(result.ok).toBe(true);
-      await page.close();
     });
   }
 });
 
-describe("IndexedDB adapter in Chromium", () => {
+describe(`IndexedDB adapter in ${ENGINE_LABEL}`, () => {
   it("failed appends are typed SdkClientErrors and leave versions and positions unchanged", async () => {
     const page = await harness.newPage();
     const result = await runScenario<{
@@ -69,27 +77,27 @@ describe("IndexedDB adapter in Chromium", () => {
     await page.close();
   });
 
-  it("a write over the origin's quota is a typed quota_exceeded error and writes nothing", async () => {
-    // A context of its own: Chromium applies a quota override only to an origin whose IndexedDB has not been used yet.
-    const context = await harness.context.browser()?.newContext();
-    if (!context) throw new Error("the harness's context has no browser");
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("Storage.overrideQuotaForOrigin", { origin: harness.origin, quotaSize: 2 * 1024 * 1024 });
-    await page.goto(`${harness.origin}/`);
-    await page.waitForFunction("globalThis.scenarios !== undefined");
-    try {
-      const result = await runScenario<{ failure: Failure; after: { version: number; last: number } }>(
-        page,
-        "quota",
-        8 * 1024 * 1024,
-      );
-      expect(result.failure).toMatchObject({ sdk: true, code: "STORAGE_QUOTA_EXCEEDED", reason: "quota_exceeded" });
-      expect(result.after).toEqual({ version: 0, last: 1 });
-    } finally {
-      await context.close();
-    }
-  });
+  itNeeds(
+    "storageQuota",
+    "a write over the origin's quota is a typed quota_exceeded error and writes nothing",
+    async () => {
+      // A context of its own whose origin may store 2 MiB (Chromium: a CDP quota override; Firefox: the
+      // profile's storage limit).
+      const context = await harness.newContext({ storageQuota: { origin: harness.origin, bytes: 2 * 1024 * 1024 } });
+      try {
+        const page = await harness.newPage(context);
+        const result = await runScenario<{ failure: Failure; after: { version: number; last: number } }>(
+          page,
+          "quota",
+          8 * 1024 * 1024,
+        );
+        expect(result.failure).toMatchObject({ sdk: true, code: "STORAGE_QUOTA_EXCEEDED", reason: "quota_exceeded" });
+        expect(result.after).toEqual({ version: 0, last: 1 });
+      } finally {
+        await context.close();
+      }
+    },
+  );
 
   it("another tab's upgrade is not blocked: the store closes its connection, tells the app, and later calls reject", async () => {
     const name = `versionchange-${Date.now()}`;

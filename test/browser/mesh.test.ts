@@ -1,8 +1,7 @@
-// The mesh features between tabs of a real Chromium, over x3m-system/broadcast-channel: pub/sub
+// The mesh features between tabs of a real browser, over x3m-system/broadcast-channel: pub/sub
 // across tabs, cast across tabs, and a tab that drains while a request to it is in flight.
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BrowserHarness, runScenario, startBrowserHarness } from "./harness.ts";
+import { type BrowserHarness, ENGINE_LABEL, type Page, runScenario, startBrowserHarness } from "./harness.ts";
 
 let harness: BrowserHarness;
 let channelCount = 0;
@@ -43,7 +42,7 @@ async function closeAll() {
 
 const EXAMPLE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-describe("mesh features between tabs (Chromium, BroadcastChannel)", () => {
+describe(`mesh features between tabs (${ENGINE_LABEL}, BroadcastChannel)`, () => {
   it("pub/sub: a publication reaches every subscribed tab as a caused-by copy, in the publisher's trace", async () => {
     const tab = await openTabs([{ id: "publisher" }, { id: "reader-1" }, { id: "reader-2" }]);
     for (const id of ["publisher", "reader-1", "reader-2"]) {

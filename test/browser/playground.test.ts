@@ -1,12 +1,11 @@
 // README's main job, end to end: `wrangler dev` runs the playground Worker with its Durable Objects
-// locally, and a real Chromium uses the page to open an account, deposit, and read the balance.
-import type { Browser } from "playwright-core";
+// locally, and a real browser (each engine of the suite) uses the page to open an account, deposit, and read the balance.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWranglerDev, type WranglerDev } from "../wrangler-dev.ts";
-import { launchBrowser } from "./harness.ts";
+import { type BrowserDriver, launchBrowser } from "./harness.ts";
 
 let edge: WranglerDev | undefined;
-let browser: Browser | undefined;
+let browser: BrowserDriver | undefined;
 let origin = "";
 
 beforeAll(async () => {
@@ -22,7 +21,7 @@ afterAll(async () => {
 
 describe("playground (npm start)", () => {
   it("opens an account, deposits now and later (through an alarm) and reads the balance through the page", async () => {
-    const page = await (browser as Browser).newPage();
+    const page = await (browser as BrowserDriver).newPage();
     await page.goto(`${origin}/`);
     await page.fill("#id", `acc-${Date.now()}`);
     // Each answer is prepended to the log: wait for this call's own entry, not just a status that may be stale.
@@ -58,7 +57,7 @@ describe("playground (npm start)", () => {
   });
 
   it("two tabs: see each other, call each other, run an account offline, sync, get a rejection and an alarm's deposit", async () => {
-    const context = await (browser as Browser).newContext();
+    const context = await (browser as BrowserDriver).newContext();
     const [a, b] = [await context.newPage(), await context.newPage()];
     for (const page of [a, b]) {
       await page.goto(`${origin}/`);
@@ -105,11 +104,16 @@ describe("playground (npm start)", () => {
     await a.click('button[data-offline="deposit"]');
     await pending(a, 1);
     await a.click("#close-on-edge");
+    // The close goes out from the click's handler: back online only once the edge has it.
+    await a.waitForFunction(() =>
+      document.getElementById("tab-log")?.textContent?.includes("close_account on the edge → HTTP 200"),
+    );
     await a.uncheck("#offline-switch");
     await a.waitForSelector('#sync-status[data-rejected="1"]', { timeout: 30_000 });
     await a.waitForFunction(() => document.getElementById("tab-log")?.textContent?.includes("edge rejected deposit"));
-    expect(await a.textContent("#outbox")).toContain("rejected");
-    await a.screenshot({ path: "test/browser/artifacts/playground-tabs.png", fullPage: true });
+    // The outbox list renders on its own refresh, after the status and the log.
+    await a.waitForFunction(() => document.getElementById("outbox")?.textContent?.includes("rejected"));
+    await a.screenshot({ path: `test/browser/artifacts/playground-tabs-${browser?.engine}.png`, fullPage: true });
     await context.close();
   }, 120_000);
 });

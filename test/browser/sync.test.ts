@@ -1,12 +1,11 @@
-// Offline-first sync (protocol 2) in a real Chromium against the playground Worker under `wrangler dev`:
+// Offline-first sync (protocol 2) in a real browser (each engine) against the playground Worker under `wrangler dev`:
 // tabs share one IndexedDB database, run commands offline, and one tab at a time syncs every tab's queue.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWranglerDev, type WranglerDev } from "../wrangler-dev.ts";
-import { type BrowserHarness, runScenario, startBrowserHarness } from "./harness.ts";
+import { type BrowserHarness, ENGINE_LABEL, type Page, runScenario, startBrowserHarness } from "./harness.ts";
 
 let edge: WranglerDev | undefined;
 let harness: BrowserHarness;
@@ -85,7 +84,7 @@ const edgeStream = (page: Page, id: string) => runScenario<EdgeStream>(page, "ed
 const depositAmounts = (stream: EdgeStream) =>
   stream.events.filter((e) => e.data.type === "Deposited").map((e) => e.data.amount as number);
 
-describe("offline-first sync (Chromium + local edge Worker)", () => {
+describe(`offline-first sync (${ENGINE_LABEL} + local edge Worker)`, () => {
   it("events stored in IndexedDB survive a reload", async () => {
     const db = `reload-${++round}`;
     const id = `r-${round}`;
@@ -334,7 +333,7 @@ describe("offline-first sync (Chromium + local edge Worker)", () => {
   });
 });
 
-describe("offline-first sync when the edge dies mid-push", () => {
+describe(`offline-first sync when the edge dies mid-push (${ENGINE_LABEL})`, () => {
   it("the Worker killed and restarted in the middle of a push: nothing lost, nothing doubled", async () => {
     const state = mkdtempSync(join(tmpdir(), "x3m-restart-"));
     const own = await startWranglerDev({ persistTo: state });

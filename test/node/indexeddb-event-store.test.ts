@@ -113,6 +113,38 @@ describe("IndexedDB event store: failures are typed and leave nothing half-writt
     expect(heard).toEqual([]); // nothing was committed, so nothing is announced
   });
 
+  it("commit() is asked for only once every write succeeded (Firefox keeps the rest of a transaction whose pending write fails after commit())", async () => {
+    const store = await open();
+    const writes: IDBRequest[] = [];
+    const pendingAtCommit: number[] = [];
+    const put = fake.IDBObjectStore.prototype.put;
+    const putSpy = vi.spyOn(fake.IDBObjectStore.prototype, "put").mockImplementation(function (
+      this: IDBObjectStore,
+      ...args
+    ) {
+      const request = put.apply(this, args);
+      writes.push(request);
+      return request;
+    });
+    const commit = fake.IDBTransaction.prototype.commit;
+    const commitSpy = vi.spyOn(fake.IDBTransaction.prototype, "commit").mockImplementation(function (
+      this: IDBTransaction,
+    ) {
+      pendingAtCommit.push(writes.filter((request) => request.readyState === "pending").length);
+      commit.call(this);
+    });
+    try {
+      await store.append("s", [{ type: "A" }, { type: "B" }, { type: "C" }]);
+      await store.saveSnapshot("s", { version: 2, schemaVersion: 1, state: {} });
+      await store.deleteStream("s");
+    } finally {
+      putSpy.mockRestore();
+      commitSpy.mockRestore();
+    }
+    expect(writes.length).toBeGreaterThanOrEqual(6);
+    expect(pendingAtCommit).toEqual([0, 0, 0]);
+  });
+
   it("appendInTransaction on a transaction without the x3m stores rejects (invalid) and aborts it", async () => {
     const store = await open();
     const tx = store.db.transaction(X3M_STORES.sync, "readwrite");

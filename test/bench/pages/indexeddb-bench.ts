@@ -1,4 +1,4 @@
-// Browser side of the IndexedDB benchmark (./indexeddb.ts): bundled with esbuild, run in headless Chromium.
+// Browser side of the IndexedDB benchmark (./indexeddb.ts): bundled with esbuild, run in each headless browser.
 import { deleteDB, type IDBPDatabase, openDB } from "idb";
 import { openIndexedDbEventStore } from "../../../adapters/indexeddb/index.ts";
 import { type Case, measureAll } from "../measure.ts";

@@ -1,4 +1,4 @@
-// Runs inside Chromium pages for test/bench/tabs.ts: one page answers, the other measures round trips.
+// Runs inside the pages of test/bench/tabs.ts (each engine): one page answers, the other measures round trips.
 import { BroadcastChannel as PackageChannel } from "broadcast-channel";
 import { broadcastChannelTransport } from "../../../adapters/broadcast-channel/index.ts";
 import {

@@ -1,4 +1,4 @@
-// Browser-side scenarios for core.test.ts; bundled with esbuild and run inside Chromium pages.
+// Browser-side scenarios for core.test.ts; bundled with esbuild and run inside the engine's pages.
 import { createInProcessHub, createNode, defineRouter, Message } from "../../../src/index.ts";
 
 const scenarios = {
