@@ -95,25 +95,80 @@ describe("playground (npm start)", () => {
     await pending(a, 0);
     await confirmedEvents(a, 2);
 
-    // A deposit through the edge's alarm, 3 s later, arrives with the next pull.
+    // A deposit through the edge's alarm, 3 s later: poked, pulled, and said in the tab's log.
     await a.click("#deposit-later");
     await confirmedEvents(a, 3);
+    await a.waitForFunction(() =>
+      document.getElementById("tab-log")?.textContent?.includes('from the edge: {"type":"Deposited"'),
+    );
 
-    // Offline again, deposit, and meanwhile another device closes the account: the edge rejects the deposit.
-    await a.check("#offline-switch");
+    // The conflict the page describes: offline first, another device closes the account, a deposit
+    // queues here, then online: the edge refuses it, the log says why, and the rejection is acknowledged.
+    await a.click("#close-on-edge");
+    await a.waitForFunction(() => document.getElementById("tab-log")?.textContent?.includes("another device closed"));
     await a.click('button[data-offline="deposit"]');
     await pending(a, 1);
-    await a.click("#close-on-edge");
-    // The close goes out from the click's handler: back online only once the edge has it.
-    await a.waitForFunction(() =>
-      document.getElementById("tab-log")?.textContent?.includes("close_account on the edge → HTTP 200"),
-    );
     await a.uncheck("#offline-switch");
     await a.waitForSelector('#sync-status[data-rejected="1"]', { timeout: 30_000 });
-    await a.waitForFunction(() => document.getElementById("tab-log")?.textContent?.includes("edge rejected deposit"));
+    await a.waitForFunction(() =>
+      /edge rejected deposit of 10 on tabs-\d+ \(message [0-9a-f-]+…\): validation_error: account is closed/.test(
+        document.getElementById("tab-log")?.textContent ?? "",
+      ),
+    );
     // The outbox list renders on its own refresh, after the status and the log.
-    await a.waitForFunction(() => document.getElementById("outbox")?.textContent?.includes("rejected"));
+    await a.waitForSelector("#rejections button[data-ack]", { timeout: 30_000 });
+    await a.screenshot({ path: `test/browser/artifacts/playground-rejected-${browser?.engine}.png`, fullPage: true });
+    await a.click("#rejections button[data-ack]");
+    await a.waitForSelector('#sync-status[data-rejected="0"]', { timeout: 30_000 });
     await a.screenshot({ path: `test/browser/artifacts/playground-tabs-${browser?.engine}.png`, fullPage: true });
     await context.close();
+  }, 120_000);
+
+  it("another browser profile: opening an existing account is explained when the edge refuses it; using it shows its state", async () => {
+    const id = `shared-${Date.now()}`;
+    const first = await (browser as BrowserDriver).newContext();
+    const mine = await first.newPage();
+    await mine.goto(`${origin}/`);
+    await mine.waitForSelector("body[data-tabs-ready]");
+    await mine.fill("#offline-id", id);
+    await mine.click('button[data-offline="open_account"]');
+    await mine.waitForFunction(
+      () => (document.getElementById("event-log")?.textContent?.match(/✔/g)?.length ?? 0) === 1,
+    );
+
+    const second = await (browser as BrowserDriver).newContext(); // its own IndexedDB: another profile
+    const theirs = await second.newPage();
+    await theirs.goto(`${origin}/`);
+    await theirs.waitForSelector("body[data-tabs-ready]");
+    await theirs.fill("#offline-id", id);
+    // Not known here yet: a deposit says how to get it, and the state panel says there is none.
+    await theirs.click('button[data-offline="deposit"]');
+    await theirs.waitForFunction(() =>
+      document.getElementById("tab-log")?.textContent?.includes("this browser does not know account"),
+    );
+    expect(await theirs.textContent("#account-state")).toContain("no account");
+    // Opening it again here is created locally, then refused by the edge, with the way out in the log.
+    await theirs.click('button[data-offline="open_account"]');
+    await theirs.waitForFunction(
+      () =>
+        document
+          .getElementById("tab-log")
+          ?.textContent?.includes('already exists on the edge, opened elsewhere: use "Use existing account"'),
+      undefined,
+      { timeout: 30_000 },
+    );
+    await theirs.click("#rejections button[data-ack]");
+    await theirs.click("#use-existing");
+    await theirs.waitForFunction(
+      () => document.getElementById("event-log")?.textContent?.includes("AccountOpened"),
+      undefined,
+      { timeout: 30_000 },
+    );
+    await theirs.screenshot({
+      path: `test/browser/artifacts/playground-existing-${browser?.engine}.png`,
+      fullPage: true,
+    });
+    await first.close();
+    await second.close();
   }, 120_000);
 });
