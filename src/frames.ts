@@ -13,6 +13,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
 export type { AnnouncedService } from "./announced.ts";
 
+/** What the sender offers (public services and their topics): sent to each joining peer, on change and periodically. */
 export interface AnnounceFrame {
   readonly kind: "announce";
   readonly from: string;
@@ -20,6 +21,7 @@ export interface AnnounceFrame {
   /** The node's topic subscriptions (of its public services); absent = none. */
   readonly topics?: readonly TopicSubscription[];
 }
+/** The sender is leaving (`close`, or the end of a drain): its peers drop its services at once. */
 export interface LeaveFrame {
   readonly kind: "leave";
   readonly from: string;
@@ -35,6 +37,7 @@ export interface AcceptedFrame {
   readonly from: string;
   readonly attemptId: string;
 }
+/** A call of a service on the receiving node, one attempt of a dispatch, cast or authorization check. */
 export interface RequestFrame {
   readonly kind: "request";
   readonly from: string;
@@ -49,6 +52,7 @@ export interface RequestFrame {
   readonly forwarded?: boolean;
   readonly envelope: Message;
 }
+/** The resolved message answering the request with the same `attemptId`. */
 export interface ReplyFrame {
   readonly kind: "reply";
   readonly from: string;

@@ -1,16 +1,25 @@
-/** @module x3m-system: messages, routers, a service registry and a dispatcher that run in browsers, Workers and Node. */
+/**
+ * `x3m-system`: messages, routers, a service registry and a dispatcher that run in browsers, Workers and Node.
+ * @module x3m-system
+ */
 export * from "./aggregate/index.ts";
 export { admitClientMessage, clientAssigns, type Principal } from "./client-envelope.ts";
 export { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "./clock.ts";
 export { isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
 export * from "./event-store/index.ts";
 export {
+  type AcceptedFrame,
   type AnnouncedService,
+  type AnnounceFrame,
   DEFAULT_MAX_FRAME_BYTES,
+  type DrainFrame,
   decodeFrame,
   encodeFrame,
   type Frame,
+  type LeaveFrame,
   PROTOCOL_VERSION,
+  type ReplyFrame,
+  type RequestFrame,
 } from "./frames.ts";
 export { newMessageId } from "./ids.ts";
 export {
@@ -61,7 +70,7 @@ export type { PeerChange } from "./node/peer-watch.ts";
 export type { NodeOptions, SystemNode } from "./node/system-node.ts";
 export { type NodeOrder, randomOrder, roundRobinOrder } from "./node-order.ts";
 export * from "./projector/index.ts";
-export { LOCAL, type Provider, ServiceRegistry } from "./registry.ts";
+export { LOCAL, type LocalService, type Provider, ServiceRegistry } from "./registry.ts";
 export * from "./response.ts";
 export {
   type AnyRouter,
@@ -79,7 +88,7 @@ export {
   type ServiceMap,
   type Visibility,
 } from "./router.ts";
-export { assertNoForbiddenKeys, exceedsBytes, parseJsonSafely } from "./safe-json.ts";
+export { assertNoForbiddenKeys, exceedsBytes, parseJsonSafely, type WalkOptions } from "./safe-json.ts";
 export * from "./scheduler/index.ts";
 export type { StandardSchemaV1 } from "./standard-schema.ts";
 export * from "./sync/index.ts";

@@ -11,7 +11,9 @@ export type LogContext = Readonly<Record<string, unknown>>;
  * setLogContextStorage({ get: () => als.getStore() ?? {}, run: (ctx, fn) => als.run(ctx, fn) });
  */
 export interface LogContextStorage {
+  /** The current log context (`{}` when none). */
   get(): LogContext;
+  /** Runs `fn` with `context` as the current one, then restores the previous; answers `fn`'s result. */
   run<TResult>(context: LogContext, fn: () => TResult): TResult;
 }
 

@@ -27,6 +27,7 @@ export interface LogEntry {
  * const node = createNode({ logger });
  */
 export interface Logger {
+  /** Writes one entry; synchronous, and what it throws is ignored. */
   log(entry: LogEntry): void;
 }
 

@@ -4,6 +4,7 @@ import type { Message } from "./message.ts";
 
 /** Returned by a handler that will not answer (the original's `:noreply`); the caller then times out. */
 export const noReply: unique symbol = Symbol("x3m-system.noReply");
+/** The type of `noReply`. */
 export type NoReply = typeof noReply;
 
 /** What a service handler returns: the reply message, or `noReply`. */
@@ -13,7 +14,9 @@ export type HandlerResult = Message<any> | NoReply;
 /** A service: takes the message, returns the reply (usually built with `msg.ok`/`created`/`error`/`return`). */
 export type ServiceHandler = (message: Message) => HandlerResult | Promise<HandlerResult>;
 
+/** A router's services: service name → handler. */
 export type ServiceMap = Record<string, ServiceHandler>;
+/** `"public"`: announced to peers and reachable from them; `"private"`: reachable only from this node. */
 export type Visibility = "public" | "private";
 
 /**
@@ -25,6 +28,7 @@ export type Authorize = (message: Message) => unknown;
 /** `"local"` serves here; a node id forwards the call to that node (e.g. where an aggregate lives). */
 export type ChooseNode = (message: Message) => string | Promise<string>;
 
+/** What `defineRouter` takes: a name, public and private services, `authorize` and `chooseNode`. */
 export interface RouterDefinition<TServices extends ServiceMap, TPrivate extends ServiceMap> {
   /** The router's name, announced with its services. */
   name: string;

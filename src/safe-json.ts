@@ -4,7 +4,8 @@ import { FORBIDDEN_KEYS } from "./ids.ts";
 /** Deepest nesting accepted from the wire; deeper input is rejected rather than walked. */
 const MAX_DEPTH = 64;
 
-interface WalkOptions {
+/** Options of `assertNoForbiddenKeys`: how its error names the input, and which code a too-deep input gets. */
+export interface WalkOptions {
   /** Named in the error message. @default "input" */
   subject?: string;
   /** Code of the error for input nested too deep. @default INVALID_MESSAGE */

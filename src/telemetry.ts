@@ -39,6 +39,7 @@ export const TELEMETRY_EVENTS = [
   "sync_command_rejected",
 ] as const;
 
+/** The name of an event the SDK emits: one of `TELEMETRY_EVENTS`. */
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
 
 /** One telemetry event. Times are epoch ms from the node's Clock; `duration` is in ms. */
@@ -48,6 +49,7 @@ export interface TelemetryEvent {
   readonly metadata: Readonly<Record<string, unknown>>;
 }
 
+/** Receives one telemetry event, synchronously, inside the call that emitted it. */
 export type TelemetryHandler = (event: TelemetryEvent) => void;
 
 /**
@@ -62,6 +64,7 @@ export interface Telemetry {
   on(name: TelemetryEventName | "*", handler: TelemetryHandler): () => void;
   /** True when at least one handler listens, so emitters can skip building metadata. */
   readonly active: boolean;
+  /** Calls every handler of `name`, then every `"*"` handler, synchronously; a handler that throws is skipped. */
   emit(name: TelemetryEventName, measurements?: Record<string, number>, metadata?: Record<string, unknown>): void;
 }
 

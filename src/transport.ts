@@ -25,9 +25,11 @@ export interface TransportLink {
 export interface Transport {
   /** Shown in telemetry (e.g. `frame_rejected`). */
   readonly name: string;
+  /** Starts delivering to `link` (`node.connect` awaits it): frames, and peers joining and leaving. */
   open(link: TransportLink): void | Promise<void>;
   /** Sends `text` to peer `to`, or to every peer when `to` is omitted. Throws when it cannot send. */
   send(text: string, to?: string): void;
+  /** Leaves: peers see this node leave, nothing more is delivered, and `send` throws from then on. */
   close(): void | Promise<void>;
 }
 

@@ -11,11 +11,15 @@ import { holdLifeLock, lifeLockName, watchLifeLock } from "./liveness-locks.ts";
 
 /** The part of the `BroadcastChannel` API the transport uses. */
 export interface BroadcastChannelLike {
+  /** Posts a structured-clonable value to every other holder of the channel name (never to itself). */
   postMessage(message: unknown): void;
+  /** Stops listening and posting. */
   close(): void;
+  /** Calls `listener` with each value another holder posted, in `event.data`. */
   addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
 }
 
+/** Options of `broadcastChannelTransport`: the channel name, then how peers are watched, each with its default. */
 export interface BroadcastChannelTransportOptions {
   /** The channel name: nodes on the same name (same origin) are one cluster. */
   channel: string;

@@ -1,6 +1,6 @@
 /**
  * `x3m-system/broadcast-channel`: browser tabs (and workers) of one origin as nodes of one cluster.
- * @module
+ * @module x3m-system/broadcast-channel
  */
 export {
   type BroadcastChannelLike,

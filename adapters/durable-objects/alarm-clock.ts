@@ -2,8 +2,11 @@ import type { Clock } from "../../src/index.ts";
 
 /** The slice of a Durable Object's storage that drives its one alarm. */
 export interface DurableAlarmStorage {
+  /** Sets the object's one alarm to `scheduledTime` (epoch ms), replacing the previous one. */
   setAlarm(scheduledTime: number): Promise<void>;
+  /** The time the alarm is set for (epoch ms), or `null` when none is set. */
   getAlarm(): Promise<number | null>;
+  /** Clears the alarm, if one is set. */
   deleteAlarm(): Promise<void>;
 }
 

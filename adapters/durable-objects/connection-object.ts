@@ -38,10 +38,13 @@ export interface ConnectionObjectRpc {
 
 /** The part of a namespace of connection objects aggregate objects use to poke them. */
 export interface ConnectionNamespace {
+  /** The id of the connection object named `name` (the same name always gives the same object). */
   idFromName(name: string): unknown;
+  /** The stub of the connection object with `id`, for its RPC methods. */
   get(id: never): ConnectionObjectRpc;
 }
 
+/** The class `defineConnectionObject` returns. */
 export type ConnectionObjectClass = new (
   ctx: DurableObjectState,
   env: Cloudflare.Env,

@@ -45,7 +45,7 @@ export interface EdgeWorkerOptions<TEnv = Cloudflare.Env> {
   readonly nodeId?: string;
   /** The edge nodes' clock (call timeouts): a connection object arms a timer only while a call is in flight. @default systemClock */
   readonly clock?: Clock;
-  /** Offline sync (`/push` and `/pull` under `paths.sync`); without it those endpoints answer 404. */
+  /** Offline sync (`/push` and `/changes` under `paths.sync`); without it those endpoints answer 404. */
   readonly sync?: SyncOptions<TEnv>;
   /** Paths of the endpoints. @default { dispatch: "/x3m/dispatch", websocket: "/x3m/ws", sync: "/x3m/sync" } */
   readonly paths?: { readonly dispatch?: string; readonly websocket?: string; readonly sync?: string };
@@ -53,8 +53,13 @@ export interface EdgeWorkerOptions<TEnv = Cloudflare.Env> {
 
 /** The namespace of the edge's connection objects, as the Worker uses it. */
 export interface EdgeConnectionNamespace {
+  /** The id of the connection object named `name` (the same name always gives the same object). */
   idFromName(name: string): unknown;
-  get(id: never): ConnectionObjectRpc & { fetch(request: Request): Promise<Response> };
+  /** The stub of the connection object with `id`: its RPC methods, and `fetch` for a WebSocket upgrade. */
+  get(id: never): ConnectionObjectRpc & {
+    /** Hands the object an authenticated WebSocket upgrade; answers the 101 with the client's socket. */
+    fetch(request: Request): Promise<Response>;
+  };
 }
 
 /** What offline sync needs: where each aggregate type lives, and who may read whose events. */

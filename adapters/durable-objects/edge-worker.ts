@@ -19,6 +19,7 @@ import { handleTicket, handleWebSocket } from "./websocket-endpoint.ts";
 export function createEdgeWorker<TEnv = Cloudflare.Env>(options: EdgeWorkerOptions<TEnv>) {
   const resolved = resolveEdgeOptions(options);
   return {
+    /** Serves the edge's endpoints (dispatch, WebSocket and its tickets, sync) by path, and 404 for any other path. */
     async fetch(request: Request, env: TEnv): Promise<Response> {
       const { pathname } = new URL(request.url);
       if (pathname === resolved.paths.dispatch) return handleDispatch(request, env, resolved);

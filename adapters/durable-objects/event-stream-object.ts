@@ -1,5 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import type { EventSource, ReadAllOptions, RecordedEvent } from "../../src/index.ts";
+import {
+  checkShardCount,
+  type EventSource,
+  type ReadAllOptions,
+  type RecordedEvent,
+  SdkClientError,
+  SdkErrorCode,
+  shardOfStream,
+} from "../../src/index.ts";
 import { type EventRow, firstRow, rows, toRecorded } from "./storage.ts";
 
 // One row per source event, unique by (stream, version): a relay that delivers twice (at least once)
@@ -16,42 +24,94 @@ CREATE TABLE IF NOT EXISTS x3m_stream_log (
   UNIQUE (stream, version)
 );`;
 
-/** The RPC surface of an event stream object: ingest from outboxes, read in global order. */
-export interface EventStreamRpc {
-  ingest(events: RecordedEvent[]): Promise<number>;
-  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
-  lastPosition(): Promise<number>;
+/** Which shard, of how many, a call is meant for: the sharded relay target and readers send it, the object checks it. */
+export interface ShardRoute {
+  readonly shard: number;
+  readonly shards: number;
 }
 
+/** The RPC surface of an event stream object (one shard): ingest from outboxes, read in its global order. */
+export interface EventStreamRpc {
+  /** Adds the events it has not seen; answers how many were new. `route` is required when the class has several shards. */
+  ingest(events: RecordedEvent[], route?: ShardRoute): Promise<number>;
+  /** The shard's events after a position, in its order (as `EventSource.readAll`). */
+  readAll(options?: ReadAllOptions, route?: ShardRoute): Promise<RecordedEvent[]>;
+  /** The shard's last position (0 when empty). */
+  lastPosition(route?: ShardRoute): Promise<number>;
+}
+
+/** `defineEventStreamObject`'s options. */
+export interface EventStreamObjectOptions {
+  /**
+   * How many shards the objects of this class form: each object is one shard, named by `shardName`, and
+   * holds the streams `shardOfStream(stream, shards)` puts in it. Fixed for a deployed stream: the same
+   * count must be given to `shardedEventStreamTarget` and `remoteShardedEventSource` (a call for another
+   * count is refused). @default 1
+   */
+  readonly shards?: number;
+}
+
+/** The class `defineEventStreamObject` returns: a Durable Object with the stream RPC methods. */
 export type EventStreamObjectClass = new (
   ctx: DurableObjectState,
   env: Cloudflare.Env,
 ) => DurableObject & EventStreamRpc;
 
+function refuse(message: string): never {
+  throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, `event stream: ${message}`);
+}
+
 /**
  * Makes the Durable Object class that gathers the committed events of one aggregate type from the
- * objects' outboxes into one gapless global order, for projectors on the edge (`remoteEventSource`).
+ * objects' outboxes into gapless global orders, for projectors on the edge. With one shard (the default)
+ * one object takes every stream (`remoteEventSource`); with N, each object is the shard of the streams
+ * that hash to it, so the fan-in of many aggregates is spread over N objects
+ * (`shardedEventStreamTarget`, `remoteShardedEventSource`, `defineShardedProjector`).
  *
  * @example
  * import { defineEventStreamObject } from "x3m-system/durable-objects";
- * export const AccountEvents = defineEventStreamObject();
+ * export const AccountEvents = defineEventStreamObject({ shards: 4 });
  */
-export function defineEventStreamObject(): EventStreamObjectClass {
+export function defineEventStreamObject(options: EventStreamObjectOptions = {}): EventStreamObjectClass {
+  const shards = checkShardCount(options.shards ?? 1);
+
+  /** The route a call is for: what the class was defined with, else it is refused before anything is written. */
+  const checkRoute = (route: ShardRoute | undefined, writing: boolean): ShardRoute => {
+    if (route === undefined) {
+      if (writing && shards !== 1) refuse(`a stream of ${shards} shards takes events only with their shard route`);
+      return { shard: 0, shards };
+    }
+    if (route.shards !== shards) refuse(`a call for ${route.shards} shards reached a stream of ${shards} shards`);
+    if (!Number.isSafeInteger(route.shard) || route.shard < 0 || route.shard >= shards) {
+      refuse(`shard ${route.shard} does not exist in a stream of ${shards} shards`);
+    }
+    return route;
+  };
+
   return class EventStreamObject extends DurableObject implements EventStreamRpc {
     constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
       super(ctx, env);
       ctx.storage.sql.exec(SCHEMA);
     }
 
-    /** Adds the events it has not seen (by stream and version); answers how many were new. */
-    async ingest(events: RecordedEvent[]): Promise<number> {
+    async ingest(events: RecordedEvent[], route?: ShardRoute): Promise<number> {
+      const { shard } = checkRoute(route, true);
+      // Every stream lives in one shard (its order is that shard's order): a misrouted event is refused.
+      let checked: string | undefined;
+      for (const event of events) {
+        if (typeof event.stream !== "string") refuse("an event without a stream name");
+        if (event.stream === checked) continue; // a batch is usually one stream: hash it once
+        const belongs = shardOfStream(event.stream, shards);
+        if (belongs !== shard) refuse(`stream "${event.stream}" belongs to shard ${belongs}, not ${shard}`);
+        checked = event.stream;
+      }
+      const { sql } = this.ctx.storage;
       return this.ctx.storage.transactionSync(() => {
         let added = 0;
         for (const event of events) {
-          const inserted = firstRow<{ position: number }>(
-            this.ctx.storage,
+          const { rowsWritten } = sql.exec(
             `INSERT INTO x3m_stream_log (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (stream, version) DO NOTHING RETURNING position`,
+             ON CONFLICT (stream, version) DO NOTHING`,
             event.stream,
             event.version,
             event.type,
@@ -59,13 +119,22 @@ export function defineEventStreamObject(): EventStreamObjectClass {
             JSON.stringify(event.metadata),
             event.recordedAt,
           );
-          if (inserted) added++;
+          // A duplicate writes nothing; a new event writes its row (and its index entry, also counted).
+          if (rowsWritten > 0) added++;
         }
         return added;
       });
     }
 
-    async readAll({ after = 0, limit = 1_000 }: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    #last(): number {
+      return (
+        firstRow<{ last: number | null }>(this.ctx.storage, "SELECT MAX(position) AS last FROM x3m_stream_log")?.last ??
+        0
+      );
+    }
+
+    async readAll({ after = 0, limit = 1_000 }: ReadAllOptions = {}, route?: ShardRoute): Promise<RecordedEvent[]> {
+      checkRoute(route, false);
       return rows<EventRow>(
         this.ctx.storage,
         "SELECT * FROM x3m_stream_log WHERE position > ? ORDER BY position LIMIT ?",
@@ -74,24 +143,25 @@ export function defineEventStreamObject(): EventStreamObjectClass {
       ).map(toRecorded);
     }
 
-    async lastPosition(): Promise<number> {
-      return (
-        firstRow<{ last: number | null }>(this.ctx.storage, "SELECT MAX(position) AS last FROM x3m_stream_log")?.last ??
-        0
-      );
+    async lastPosition(route?: ShardRoute): Promise<number> {
+      checkRoute(route, false);
+      return this.#last();
     }
   };
 }
 
 /**
- * An `EventSource` over an event stream object's RPC: what `defineProjector` reads on the edge.
+ * An `EventSource` over an event stream object's RPC (one shard): what `defineProjector` reads on the edge.
  *
  * @example
  * const projector = defineProjector({ name: "balances", source: remoteEventSource(env.ACCOUNT_EVENTS.get(id)), … });
  */
-export function remoteEventSource(stub: Pick<EventStreamRpc, "readAll" | "lastPosition">): EventSource {
+export function remoteEventSource(
+  stub: Pick<EventStreamRpc, "readAll" | "lastPosition">,
+  route?: ShardRoute,
+): EventSource {
   return {
-    readAll: async (options) => (await stub.readAll(options)) as RecordedEvent[],
-    lastPosition: () => stub.lastPosition(),
+    readAll: async (options) => (await stub.readAll(options, route)) as RecordedEvent[],
+    lastPosition: () => stub.lastPosition(route),
   };
 }

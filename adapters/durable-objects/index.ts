@@ -35,9 +35,17 @@ export { createEdgeWorker } from "./edge-worker.ts";
 export {
   defineEventStreamObject,
   type EventStreamObjectClass,
+  type EventStreamObjectOptions,
   type EventStreamRpc,
   remoteEventSource,
+  type ShardRoute,
 } from "./event-stream-object.ts";
+export {
+  type EventStreamNamespace,
+  eventStreamShard,
+  remoteShardedEventSource,
+  shardedEventStreamTarget,
+} from "./event-stream-shards.ts";
 export { httpStatusOf } from "./http-endpoint.ts";
 export { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
 export {
@@ -50,5 +58,6 @@ export {
   schedulerClient,
 } from "./scheduler-object.ts";
 export { createSqlAlarmStore } from "./sql-alarm-store.ts";
+export { createSqlCheckpointStore, type DurableTransactionalStorage } from "./sql-checkpoint-store.ts";
 export { createSqlEventStore } from "./sql-event-store.ts";
 export type { DurableSqlStorage } from "./storage.ts";

@@ -14,6 +14,7 @@ import {
 import { type AlarmClock, createAlarmClock } from "./alarm-clock.ts";
 import { createSqlAlarmStore } from "./sql-alarm-store.ts";
 
+/** Options of `defineSchedulerObject`: where scheduled messages are dispatched, and the core scheduler's tuning. */
 export interface SchedulerObjectOptions<TEnv = Cloudflare.Env> {
   /** Where scheduled messages go: usually a node whose routers forward to aggregate objects. */
   createDispatcher(env: TEnv): SchedulerDispatcher;
@@ -23,11 +24,15 @@ export interface SchedulerObjectOptions<TEnv = Cloudflare.Env> {
 
 /** The RPC surface of a scheduler object. */
 export interface SchedulerObjectRpc {
+  /** Saves the alarm (replacing one with that message id) to dispatch the envelope once, or every `everyMs`. */
   schedule(envelope: MessageData, options: ScheduleOptions): Promise<void>;
   /** Starts a repeating schedule; resolves its id. Call it through `schedulerClient(stub).repeat`. */
   repeat(envelope: MessageData, options: RepeatOptions): Promise<string>;
+  /** Removes the alarm scheduled with this message id (a whole repeating series); resolves whether there was one. */
   cancel(messageId: string): Promise<boolean>;
+  /** Every alarm that failed `maxAttempts` times, oldest failure first, with its last response. */
   deadLetters(): Promise<DeadLetter[]>;
+  /** Schedules a dead letter again, now, with its attempts reset; resolves whether there was one. */
   replayDeadLetter(messageId: string): Promise<boolean>;
   /** The alarm clock's lanes and their next due times (diagnostics). */
   lanes(): Promise<Record<string, number>>;

@@ -1,6 +1,6 @@
 /**
  * `x3m-system/indexeddb`: the event store, projector checkpoints and the offline sync client on the browser's IndexedDB.
- * @module
+ * @module x3m-system/indexeddb
  */
 export {
   type CheckpointTransaction,

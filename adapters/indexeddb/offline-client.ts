@@ -90,6 +90,7 @@ export interface OfflineClientOptions<TAggregates extends Readonly<Record<string
   readonly tabId?: string;
 }
 
+/** Options of the offline services `onNew`, `on` and `onMaybeNew`: where the aggregate id is read from. */
 export interface OfflineServiceOptions {
   /** The `rawRequest` field holding the aggregate id. @default "id" */
   readonly idField?: string;
@@ -144,6 +145,7 @@ export interface OfflineClient<TAggregates extends Readonly<Record<string, AnyAg
   aggregate<TName extends keyof TAggregates & string>(name: TName): OfflineAggregate<TAggregates[TName]>;
   /** Keeps this aggregate in the changes asked for on every sync, so it can be used offline later. */
   track(aggregate: keyof TAggregates & string, aggregateId: string): Promise<void>;
+  /** The sync status as this tab knows it now (synchronous; `subscribe` tells of changes). */
   status(): SyncStatus;
   /** Calls `listener` whenever the status or any aggregate view may have changed (in any tab). */
   subscribe(listener: (status: SyncStatus) => void): () => void;

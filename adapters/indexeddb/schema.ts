@@ -107,16 +107,6 @@ export interface OutboxRowShape {
 }
 
 /**
- * The typed schema of the x3m stores, for idb's `DBSchema`: extend it with an app's own stores.
- *
- * @example
- * import type { X3mSchema } from "x3m-system/indexeddb";
- * interface AppSchema extends X3mSchema {
- *   balances: { key: string; value: { account: string; balance: number } };
- * }
- * const db = await openDB<AppSchema>("app", 1, { upgrade: (db) => { createX3mStores(db); db.createObjectStore("balances", { keyPath: "account" }); } });
- */
-/**
  * The answer of a command that appended nothing (key `[stream, messageId]`): see `EventStore.recordAnswer`.
  *
  * @example
@@ -142,6 +132,16 @@ export interface ClientRow {
   readonly seq: number;
 }
 
+/**
+ * The typed schema of the x3m stores, for idb's `DBSchema`: extend it with an app's own stores.
+ *
+ * @example
+ * import type { X3mSchema } from "x3m-system/indexeddb";
+ * interface AppSchema extends X3mSchema {
+ *   balances: { key: string; value: { account: string; balance: number } };
+ * }
+ * const db = await openDB<AppSchema>("app", 1, { upgrade: (db) => { createX3mStores(db); db.createObjectStore("balances", { keyPath: "account" }); } });
+ */
 export interface X3mSchema extends DBSchema {
   x3m_events: {
     key: number;

@@ -38,6 +38,7 @@ export interface WhenNotLoadedContext<TState> {
 /** An unload rule's verdict: now, after a delay, or not at all. */
 export type UnloadDecision = "unload" | { readonly inMs: number } | "skip";
 
+/** Options of `createAggregateHost` (and of a Durable Object's aggregate): the store, then tunings with defaults. */
 export interface AggregateHostOptions<TState> {
   readonly store: EventStore;
   /** @default systemClock */
@@ -63,6 +64,7 @@ export interface AggregateHostOptions<TState> {
   /** The original's unload rules, evaluated after each committed command. */
   readonly unloadOn?: {
     readonly events?: Readonly<Record<string, { readonly inMs: number }>>;
+    /** Decides from the state after each committed command (a rule that throws means `"skip"`). */
     readonly state?: (state: TState) => UnloadDecision;
   };
   /** Override to filter events or to persist state instead of events (then return `{ ok: true, version }`). */

@@ -53,6 +53,7 @@ interface SnapshotState<TState> {
   readonly processed: ReadonlyArray<readonly [string, Response]>;
 }
 
+/** Options of the services `onNew`, `on`, `onMaybeNew` and `stateService` make: where the aggregate id is read from. */
 export interface ServiceOptions {
   /** The `rawRequest` field holding the aggregate id. @default "id" */
   readonly idField?: string;

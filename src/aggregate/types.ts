@@ -17,12 +17,19 @@ export interface AggregateMessage<TEvent, TRequest = unknown>
     "events" | "addEvent" | "return" | "ok" | "created" | "error" | "assign" | "putRequest" | "putRequestAsync" | "with"
   > {
   readonly events: readonly TEvent[];
+  /** Appends one of the aggregate's events (`null` and `undefined` are ignored); answers the new message. */
   addEvent(event: TEvent | null | undefined): AggregateMessage<TEvent, TRequest>;
+  /** Sets the response and halts the message; answers the new message. */
   return(response: Response): AggregateMessage<TEvent, TRequest>;
+  /** `return(Response.ok(payload))`; the host adds the aggregate's version. */
   ok(payload?: unknown): AggregateMessage<TEvent, TRequest>;
+  /** `return(Response.created(id))`; the host adds the version when `id` is the aggregate's own. */
   created(id: string): AggregateMessage<TEvent, TRequest>;
+  /** `return(Response.error(reason))`; events already added are still saved. */
   error(reason: unknown): AggregateMessage<TEvent, TRequest>;
+  /** Stores `value` under `key` in `assigns`; answers the new message. */
   assign(key: string, value: unknown): AggregateMessage<TEvent, TRequest>;
+  /** Validates `rawRequest` with `schema`, as `Message.putRequest` does; invalid: halted with a `validation_error`. */
   putRequest<TSchema extends StandardSchemaV1>(
     schema: TSchema,
   ): AggregateMessage<TEvent, StandardSchemaV1.InferOutput<TSchema>>;
@@ -58,12 +65,14 @@ export type Command<TState, TEvent> =
       readonly handle: CommandHandler<TState, TEvent, any>;
     };
 
+/** An aggregate's commands: command name → `Command`. */
 export type CommandMap<TState, TEvent> = Readonly<Record<string, Command<TState, TEvent>>>;
 
 /** A pure aggregate: how commands decide events and how events fold into state. */
 export interface AggregateDefinition<TState, TEvent extends DomainEvent, TCommands extends CommandMap<TState, TEvent>> {
   /** Names streams (`${name}-${id}`) and telemetry. */
   readonly name: string;
+  /** The state before any event: a value (cloned for each aggregate), or a function that makes it. */
   readonly initialState: TState | (() => TState);
   readonly commands: TCommands;
   /** Folds one event into the state. Pure. Unknown events should return the state unchanged. */
@@ -91,13 +100,19 @@ export interface AggregateDefinition<TState, TEvent extends DomainEvent, TComman
 export type AnyAggregate = AggregateDefinition<any, any, any>;
 
 /** The state type of an aggregate definition. */
-// biome-ignore lint/suspicious/noExplicitAny: only the state parameter is inferred.
-export type StateOf<TAggregate> = TAggregate extends { readonly apply: (state: infer TState, event: any) => unknown }
+export type StateOf<TAggregate> = TAggregate extends {
+  /** The definition's `apply`: its first parameter is the state. */
+  // biome-ignore lint/suspicious/noExplicitAny: only the state parameter is inferred.
+  readonly apply: (state: infer TState, event: any) => unknown;
+}
   ? TState
   : never;
 /** The event union of an aggregate definition. */
-// biome-ignore lint/suspicious/noExplicitAny: only the event parameter is inferred.
-export type EventOf<TAggregate> = TAggregate extends { readonly apply: (state: any, event: infer TEvent) => unknown }
+export type EventOf<TAggregate> = TAggregate extends {
+  /** The definition's `apply`: its second parameter is the event union. */
+  // biome-ignore lint/suspicious/noExplicitAny: only the event parameter is inferred.
+  readonly apply: (state: any, event: infer TEvent) => unknown;
+}
   ? TEvent
   : never;
 /** The command names of an aggregate definition. */

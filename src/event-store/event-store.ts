@@ -48,6 +48,7 @@ export type AppendResult =
   | { readonly ok: true; readonly version: number; readonly firstPosition: number; readonly lastPosition: number }
   | { readonly ok: false; readonly error: WrongExpectedVersion };
 
+/** Why `append` or `deleteStream` refused: the stream's version did not satisfy the expected one. */
 export interface WrongExpectedVersion {
   readonly code: "wrong_expected_version";
   readonly stream: string;
@@ -56,6 +57,7 @@ export interface WrongExpectedVersion {
   readonly actual: number;
 }
 
+/** Options of `append`: the version check, metadata for every event, and the command's answer to record. */
 export interface AppendOptions {
   /** @default "any" */
   readonly expectedVersion?: ExpectedVersion;
@@ -94,6 +96,7 @@ export interface CommandAnswer {
   readonly client?: ClientSequence;
 }
 
+/** Which page of one stream `read` returns, by version. */
 export interface ReadOptions {
   /** First version to return. @default 0 */
   readonly from?: number;
@@ -101,6 +104,7 @@ export interface ReadOptions {
   readonly limit?: number;
 }
 
+/** Which page of the global log `readAll` returns, by position. */
 export interface ReadAllOptions {
   /** Return events with a position greater than this. @default 0 */
   readonly after?: number;
@@ -139,12 +143,17 @@ export interface EventStore extends EventSource {
   version(stream: string): Promise<number>;
   /** A page of the stream in version order. */
   read(stream: string, options?: ReadOptions): Promise<RecordedEvent[]>;
+  /**
+   * Appends `events` to the stream (creating it) after checking `expectedVersion`, all or none; answers the
+   * new version and positions, or `wrong_expected_version` with the actual version.
+   */
   append(stream: string, events: readonly unknown[], options?: AppendOptions): Promise<AppendResult>;
   /**
    * Removes the stream (its name can be used again from version 0) and its snapshots. The global log
    * keeps the events, so positions stay gapless for projectors that already saw them.
    */
   deleteStream(stream: string, options?: { readonly expectedVersion?: ExpectedVersion }): Promise<AppendResult>;
+  /** Keeps `snapshot` as the latest of its `schemaVersion` (one older than the kept one is dropped). */
   saveSnapshot(stream: string, snapshot: Snapshot): Promise<void>;
   /** The latest snapshot with this `schemaVersion`; snapshots of another schema are ignored. */
   loadSnapshot(stream: string, options: { readonly schemaVersion: number }): Promise<Snapshot | undefined>;

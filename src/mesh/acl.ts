@@ -61,6 +61,7 @@ export interface AclCall {
   readonly system: string | undefined;
 }
 
+/** How `aclAuthorize` reads the caller and its system from a message, when the defaults do not fit. */
 export interface AclOptions {
   /** The caller's name. @default `assigns.principal.user`, else `assigns.principal.id`, else `assigns.caller` */
   caller?(message: Message): string | undefined;

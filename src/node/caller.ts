@@ -10,6 +10,7 @@ import type { Telemetry } from "../telemetry.ts";
 import type { LocalCalls } from "./local-calls.ts";
 import type { RemoteCalls } from "./remote-calls.ts";
 
+/** Per-call options of `dispatch`, `cast`, `validate` and `authorized`, overriding the node's defaults. */
 export interface DispatchOptions {
   /**
    * How long each provider gets to answer: a number ≥ 0, or `Infinity` to wait without a timer (anything

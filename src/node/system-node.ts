@@ -13,6 +13,7 @@ import type { DispatchOptions } from "./caller.ts";
 import type { AuthorizedAnswer } from "./dispatch.ts";
 import type { PeerChange } from "./peer-watch.ts";
 
+/** Options of `createNode`; every one has a default, so `createNode()` alone is a working node. */
 export interface NodeOptions {
   /** This node's id, unique among its peers. @default a random id */
   id?: string;

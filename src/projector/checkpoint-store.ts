@@ -52,6 +52,13 @@ export interface CheckpointStore<TTx = undefined> {
    * the store can; when `apply` throws, the checkpoint is unchanged and `reset` rejects.
    */
   reset(name: string, apply?: CheckpointApply<TTx>): Promise<void>;
+  /**
+   * Puts every named checkpoint back to 0 together with `apply`, in one atomic step: one read model fed
+   * by several logs (a sharded projector, one checkpoint per shard) is truncated with all of its
+   * checkpoints or not at all. When `apply` throws, no checkpoint moves and `resetMany` rejects.
+   * Optional: a store without it cannot `rebuild` a projector of more than one shard.
+   */
+  resetMany?(names: readonly string[], apply?: CheckpointApply<TTx>): Promise<void>;
 }
 
 /**

@@ -17,3 +17,4 @@ export {
   type ProjectorOptions,
   type ProjectorStatus,
 } from "./projector.ts";
+export { defineShardedProjector, type ShardedProjector, type ShardedProjectorOptions } from "./sharded-projector.ts";

@@ -14,16 +14,17 @@ export function createMemoryCheckpointStore(): CheckpointStore<undefined> {
   const tails = new Map<string, Promise<unknown>>();
 
   // Commits and resets of one name run one after another: with an async `apply`, the check and the
-  // move would otherwise interleave and two commits with the same `expected` could both win.
-  const exclusive = <T>(name: string, work: () => Promise<T>): Promise<T> => {
-    const run = (tails.get(name) ?? Promise.resolve()).then(work);
+  // move would otherwise interleave and two commits with the same `expected` could both win. A reset of
+  // several names waits for all of them and holds them all.
+  const exclusive = <T>(names: readonly string[], work: () => Promise<T>): Promise<T> => {
+    const run = Promise.all(names.map((name) => tails.get(name))).then(work);
     const tail = run.then(
       () => undefined,
       () => undefined,
     );
-    tails.set(name, tail);
+    for (const name of names) tails.set(name, tail);
     void tail.then(() => {
-      if (tails.get(name) === tail) tails.delete(name);
+      for (const name of names) if (tails.get(name) === tail) tails.delete(name);
     });
     return run;
   };
@@ -33,7 +34,7 @@ export function createMemoryCheckpointStore(): CheckpointStore<undefined> {
       return positions.get(name) ?? 0;
     },
     commit(name, move, apply) {
-      return exclusive(name, async () => {
+      return exclusive([name], async () => {
         const refused = checkpointConflict(move, positions.get(name) ?? 0);
         if (refused) return refused;
         await apply(undefined);
@@ -42,9 +43,15 @@ export function createMemoryCheckpointStore(): CheckpointStore<undefined> {
       });
     },
     reset(name, apply) {
-      return exclusive(name, async () => {
+      return exclusive([name], async () => {
         await apply?.(undefined);
         positions.delete(name);
+      });
+    },
+    resetMany(names, apply) {
+      return exclusive(names, async () => {
+        await apply?.(undefined);
+        for (const name of names) positions.delete(name);
       });
     },
   };

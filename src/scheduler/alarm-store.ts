@@ -57,6 +57,7 @@ export interface DeadLetter {
 export interface AlarmStore {
   /** Inserts or replaces the alarm with `alarm.id`. */
   save(alarm: Alarm): Promise<void>;
+  /** The alarm with `id`, or `undefined` (dead letters are not alarms). */
   get(id: string): Promise<Alarm | undefined>;
   /** Removes the alarm; resolves whether there was one. */
   delete(id: string): Promise<boolean>;

@@ -15,6 +15,7 @@ import { type DeliveryVerdict, defaultServiceResponded, isDenial, type RetryVerd
  * const dispatcher: SchedulerDispatcher = createNode();
  */
 export interface SchedulerDispatcher {
+  /** Delivers the message within `timeoutMs`; answers the resolved message (a throw counts as a failed attempt). */
   dispatch(message: Message, options: { timeoutMs: number }): Promise<Message>;
 }
 
@@ -151,6 +152,7 @@ export interface Scheduler extends ScheduleClient {
   start(): Promise<void>;
   /** Disarms every timer; deliveries under way still write their outcome to the store. */
   stop(): void;
+  /** Every alarm that failed `maxAttempts` times, oldest failure first, with its last response. */
   deadLetters(): Promise<DeadLetter[]>;
   /** Schedules a dead letter again, now, with its attempts reset; resolves whether there was one. */
   replayDeadLetter(id: string): Promise<boolean>;

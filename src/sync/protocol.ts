@@ -106,9 +106,13 @@ export const syncErrorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.optional(z.unknown()) }),
 });
 
+/** The body of `POST <sync>/push`: the client's id and its commands, in the order they were made. */
 export type PushRequest = z.infer<typeof pushRequestSchema>;
+/** One pushed command: aggregate and id, its `seq` (from 1) in the client's sequence there, and the envelope. */
 export type PushedCommand = z.infer<typeof pushedCommandSchema>;
+/** The body of `POST <sync>/changes`: the client's id, a cursor per tracked aggregate, and an optional `limit`. */
 export type ChangesRequest = z.infer<typeof changesRequestSchema>;
+/** Where a client stands on an aggregate: changes start `after` this version (-1: all); `seq` as last reported. */
 export type SyncCursor = z.infer<typeof cursorSchema>;
 
 /** One pushed command's outcome (see `ClientCommandStatus`). */
@@ -118,6 +122,7 @@ export interface PushResult {
   readonly response: Response | null;
 }
 
+/** The answer to a push: one result per command, in the order pushed. */
 export interface PushReply {
   readonly protocol: typeof SYNC_PROTOCOL_VERSION;
   readonly results: readonly PushResult[];
@@ -140,6 +145,7 @@ export interface ChangesError {
   readonly message: string;
 }
 
+/** The answer to a changes request: news and refusals per aggregate; `more` when some cursors were not served. */
 export interface ChangesReply {
   readonly protocol: typeof SYNC_PROTOCOL_VERSION;
   readonly changes: readonly AggregateChanges[];

@@ -78,6 +78,7 @@ export interface When<TAggregate extends AnyAggregate> {
  */
 export function aggregateSpec<TAggregate extends AnyAggregate>(aggregate: TAggregate) {
   return {
+    /** The events that already happened (none by default): the command runs on their state, at their version. */
     given(events: readonly EventOf<TAggregate>[] = []) {
       const given = stateFromEvents(aggregate, events);
       return {

@@ -23,6 +23,7 @@ async function rejects(promise: Promise<unknown>, what: string): Promise<unknown
 /**
  * The behaviour every `CheckpointStore` must have, as framework-agnostic cases (each makes a fresh
  * store). It checks the checkpoint side only; a store's own tests check that `tx` writes commit with it.
+ * A store that offers the optional `resetMany` declares it (`{ resetMany: true }`) to get its cases too.
  *
  * @example
  * import { checkpointStoreContract } from "x3m-system/testing";
@@ -30,8 +31,71 @@ async function rejects(promise: Promise<unknown>, what: string): Promise<unknown
  */
 export function checkpointStoreContract<TTx>(
   makeStore: () => CheckpointStore<TTx> | Promise<CheckpointStore<TTx>>,
+  capabilities: { readonly resetMany?: boolean } = {},
 ): ContractCase[] {
   const withStore = (body: (store: CheckpointStore<TTx>) => Promise<void>) => async () => body(await makeStore());
+  return [...baseCases(withStore), ...(capabilities.resetMany ? resetManyCases(withStore) : [])];
+}
+
+type WithStore<TTx> = (body: (store: CheckpointStore<TTx>) => Promise<void>) => () => Promise<void>;
+
+/** The cases of `resetMany`, for stores that declare it (`checkpointStoreContract(make, { resetMany: true })`). */
+function resetManyCases<TTx>(withStore: WithStore<TTx>): ContractCase[] {
+  const resetManyOf = (store: CheckpointStore<TTx>) =>
+    store.resetMany?.bind(store) ?? fail("the store declares resetMany but has none");
+  return [
+    {
+      name: "resetMany puts every named checkpoint back to 0 with one apply; other names keep theirs",
+      run: withStore(async (store) => {
+        for (const [name, next] of [
+          ["s0", 4],
+          ["s1", 2],
+          ["other", 9],
+        ] as const) {
+          await store.commit(name, { expected: 0, next }, () => {});
+        }
+        let truncated = 0;
+        await resetManyOf(store)(["s0", "s1", "s2"], () => void truncated++);
+        equal(truncated, 1, "apply runs once");
+        equal(
+          [await store.load("s0"), await store.load("s1"), await store.load("s2"), await store.load("other")],
+          [0, 0, 0, 9],
+          "positions",
+        );
+        equal(await store.commit("s1", { expected: 0, next: 1 }, () => {}), { ok: true }, "a commit after it");
+      }),
+    },
+    {
+      name: "resetMany whose apply throws moves none of the checkpoints and rejects",
+      run: withStore(async (store) => {
+        await store.commit("s0", { expected: 0, next: 3 }, () => {});
+        await store.commit("s1", { expected: 0, next: 5 }, () => {});
+        await rejects(
+          resetManyOf(store)(["s0", "s1"], async () => Promise.reject(new Error("truncate failed"))),
+          "a resetMany whose apply rejects",
+        );
+        equal([await store.load("s0"), await store.load("s1")], [3, 5], "positions");
+      }),
+    },
+    {
+      name: "resetMany called while a commit of one of its names is in flight runs after that commit",
+      run: withStore(async (store) => {
+        let applied = 0;
+        const commit = store.commit("s1", { expected: 0, next: 6 }, async () => {
+          await new Promise<void>((resolve) => queueMicrotask(resolve));
+          applied++;
+        });
+        const reset = resetManyOf(store)(["s0", "s1"]);
+        equal(await commit, { ok: true }, "the commit");
+        await reset;
+        equal(applied, 1, "apply runs");
+        equal([await store.load("s0"), await store.load("s1")], [0, 0], "positions");
+      }),
+    },
+  ];
+}
+
+function baseCases<TTx>(withStore: WithStore<TTx>): ContractCase[] {
   return [
     {
       name: "a projector that never committed is at position 0",

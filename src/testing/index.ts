@@ -1,4 +1,7 @@
-/** @module x3m-system/testing: the virtual clock and helpers for testing code built on x3m-system. */
+/**
+ * `x3m-system/testing`: the virtual clock and helpers for testing code built on x3m-system.
+ * @module x3m-system/testing
+ */
 
 export {
   aggregateSpec,

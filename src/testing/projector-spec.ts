@@ -19,7 +19,10 @@ export interface ProjectorSpecOptions<TModel> {
    * Makes a fresh, empty read model and the projection writing to it; called once per scenario.
    * `readModel` returns it as data: object keys, Map entries and Set values compare in any order.
    */
-  readonly setup: () => Projection & { readModel(): TModel | Promise<TModel> };
+  readonly setup: () => Projection & {
+    /** The read model as it is now, after the events delivered so far. */
+    readModel(): TModel | Promise<TModel>;
+  };
   /** How many times the duplicate scenarios deliver each event (Emmett's `numberOfTimes`). @default 3 */
   readonly numberOfTimes?: number;
   /** When given, the read model after one in-order delivery must equal it. */

@@ -11,6 +11,7 @@ export interface TransportFixture {
 /** One case of the transport contract: run it inside any test framework; it throws on failure. */
 export interface ContractCase {
   readonly name: string;
+  /** Runs the case on a fresh fixture, disposed afterwards; rejects with what the transport got wrong. */
   run(): Promise<void>;
 }
 

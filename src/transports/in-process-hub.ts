@@ -12,6 +12,7 @@ export interface HubFrame {
 /** Fault injection: return the frame's text (possibly changed), several texts to duplicate it, or `null` to drop it. */
 export type HubInterceptor = (frame: HubFrame) => string | readonly string[] | null;
 
+/** Options of `createInProcessHub`: how long frames take to arrive. */
 export interface InProcessHubOptions {
   /** Delivery delay; 0 delivers on the next microtask. @default 0 */
   latencyMs?: number;

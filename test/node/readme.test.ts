@@ -55,6 +55,13 @@ describe("README", () => {
     });
   });
 
+  it("the sharded projector example runs: every stream once, one checkpoint per shard", async () => {
+    expect(await run("sharded-projector", "{ caughtUp, totals: Object.fromEntries(totals) }")).toEqual({
+      caughtUp: true,
+      totals: { "acc-1": 1, "acc-2": 1, "acc-3": 1 },
+    });
+  });
+
   it("the mesh example runs: a publication, a cast and a drain", async () => {
     const result = (await run(
       "mesh",

@@ -11,6 +11,19 @@ declare namespace Cloudflare {
     ACCOUNT_EVENTS: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
     >;
+    SHARDED_ACCOUNTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
+    >;
+    SHARDED_ACCOUNT_EVENTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
+    >;
+    GATED_ACCOUNTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
+    >;
+    GATED_ACCOUNT_EVENTS: DurableObjectNamespace<
+      import("../../adapters/durable-objects/index.ts").EventStreamRpc & Rpc.DurableObjectBranded
+    >;
+    PROJECTIONS: DurableObjectNamespace<import("./stream-fixtures.ts").AccountProjection>;
     CONNECTIONS: DurableObjectNamespace<import("./worker.ts").Connections>;
     OWNED_ACCOUNTS: DurableObjectNamespace<
       import("../../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded

@@ -7,12 +7,16 @@ import {
   defineConnectionObject,
   defineEventStreamObject,
   defineSchedulerObject,
+  shardedEventStreamTarget,
 } from "../../adapters/durable-objects/index.ts";
 import { createNode, defaultServiceResponded, defineRouter, type Response as X3mResponse } from "../../src/index.ts";
 import { account, ownedAccount } from "../fixtures/account.ts";
 import { edgeClock, TEST_TICKET_SECRET } from "./edge-clock.ts";
 import { authenticateTestToken, websocketTestRouter } from "./edge-fixtures.ts";
 import { guardedBankRouter } from "./guarded-bank.ts";
+import { SHARDED_ACCOUNTS_STREAM } from "./stream-fixtures.ts";
+
+export { AccountProjection, GatedAccountEvents } from "./stream-fixtures.ts";
 
 /** An empty SQLite-backed object: tests run store contracts inside it with `runInDurableObject`. */
 export class StoreProbe extends DurableObject {}
@@ -32,6 +36,19 @@ export const AccountEvents = defineEventStreamObject();
 /** Accounts whose committed events leave through the transactional outbox to `AccountEvents`. */
 export const RelayedAccountObject = defineAggregateObject(account, {
   relayTo: (env) => env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName("account")),
+});
+
+/** The sharded stream of the sharded-stream tests: 4 shards. */
+export const ShardedAccountEvents = defineEventStreamObject({ shards: SHARDED_ACCOUNTS_STREAM.shards });
+
+/** Accounts relaying through their outboxes to the shard of their stream in `ShardedAccountEvents`. */
+export const ShardedAccountObject = defineAggregateObject(account, {
+  relayTo: (env) => shardedEventStreamTarget(env.SHARDED_ACCOUNT_EVENTS, SHARDED_ACCOUNTS_STREAM),
+});
+
+/** Accounts relaying to `GatedAccountEvents`, whose answers a test can hold back (eviction mid-relay). */
+export const GatedAccountObject = defineAggregateObject(account, {
+  relayTo: (env) => shardedEventStreamTarget(env.GATED_ACCOUNT_EVENTS, SHARDED_ACCOUNTS_STREAM),
 });
 
 /** Delivers scheduled messages: deposits into account objects, and a service that always throws. */
