@@ -33,7 +33,7 @@ export type Served = Message | NoReply | Promise<Message | NoReply>;
 
 export { describeError } from "./errors.ts";
 
-/** A reply never carries `request`; it carries `events` only for a verbose dry run (reference §3.4). */
+/** A reply never carries `request`; it carries `events` only for a verbose dry run (as the original does). */
 export function stripReply(reply: Message): Message {
   const keepEvents = reply.dryRun === "verbose";
   if (reply.request === undefined && (keepEvents || reply.events.length === 0)) return reply;
@@ -53,7 +53,7 @@ export interface ServeOptions {
 const LOCAL_CALL: ServeOptions = Object.freeze({});
 
 /**
- * The provider side of a call (reference §3.3-3.4): authorize (deny by default), let the router choose
+ * The provider side of a call, as the original serves it: authorize (deny by default), let the router choose
  * the node, run the handler, strip the reply; the message's log context is re-entered around each user
  * callback. A throwing handler becomes an `error` response: nothing here can leave the caller hanging
  * but `noReply`. Stays synchronous while the user's callbacks are, so a fast local call costs no promise

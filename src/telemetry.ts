@@ -1,5 +1,5 @@
 /**
- * The telemetry events the SDK emits: the original's names (reference §7.1) plus the ones this port
+ * The telemetry events the SDK emits: the original X3m.System's names plus the ones this port
  * adds for the wire (`frame_rejected`, `late_reply_dropped`, `handler_failed`) and the mesh features
  * (`cast_*`, `topic_published`, `node_draining`, `draining_*`).
  * README's telemetry table lists every one; a test keeps the two in step.

@@ -1,7 +1,7 @@
 import type { Alarm, AlarmStore, DeadLetter } from "../../src/index.ts";
 import { type DurableSqlStorage, firstRow, rows } from "./storage.ts";
 
-// One row per alarm (never one JSON blob for all: field notes C, the 128 KiB value limit and the
+// One row per alarm (never one JSON blob for all: other schedulers hit the 128 KiB value limit and the
 // rewrite-everything cost), indexed by due time so a window load is a range scan.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS x3m_alarms (

@@ -40,7 +40,7 @@ const inactive = (error: unknown) => error instanceof DOMException && error.name
 /**
  * A checkpoint store in IndexedDB: each commit reads the checkpoint, runs the projection's `apply` and
  * writes the new position in ONE transaction that also covers the read-model stores, so the read model
- * and the checkpoint commit or abort together (field notes H7). Commits of one projector serialize,
+ * and the checkpoint commit or abort together (a crash between two separate writes would replay or skip events). Commits of one projector serialize,
  * since IndexedDB runs readwrite transactions over the same store one at a time.
  *
  * `apply` may be async, but it must await only requests of the `tx` it is given: IndexedDB commits a

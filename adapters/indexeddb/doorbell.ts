@@ -1,7 +1,7 @@
 /**
  * Tabs tell each other "look again" over a BroadcastChannel: a doorbell, never the data. IndexedDB has
  * no change events, and a message can be missed (frozen tab, late listener), so receivers always
- * re-read the store (field notes H28, H29).
+ * re-read the store: a message is a hint, the store is the truth.
  */
 export type Ring = "outbox" | "synced";
 

@@ -77,7 +77,7 @@ export async function appendRecords(
     const recordedAt = clock.now();
     const streams = tx.objectStore(X3M_STORES.streams);
     // The global position counter is the events store's last key, read in this transaction: readwrite
-    // transactions on the store run one at a time, so positions stay gapless across tabs (field notes H4).
+    // transactions on the store run one at a time, so positions stay gapless across tabs.
     const [row, last] = await Promise.all([
       streams.get(stream) as Promise<StreamRow | undefined>,
       lastPositionInTransaction(tx),
@@ -193,7 +193,7 @@ export async function readStreamInTransaction(
     const start = Math.max(0, from);
     const count = countOf(limit);
     if (!row || start > row.version || count === 0) return [];
-    // Range-scan the unique [stream, epoch, version] index: ordered by version, never by insertion (field notes H3).
+    // Range-scan the unique [stream, epoch, version] index: ordered by version, never by insertion (a store that returned insertion order once handed events out of order).
     const range = IDBKeyRange.bound([stream, row.epoch, start], [stream, row.epoch, row.version]);
     const rows = (await tx.objectStore(X3M_STORES.events).index("by_stream").getAll(range, count)) as EventRow[];
     return rows.map(toRecorded);

@@ -57,7 +57,7 @@ const DEFAULT_NAME = "x3m-system";
 export interface IndexedDbEventStore extends EventStore {
   /** The connection (the store's own, or the app's `db`): open transactions on it for the `…InTransaction` helpers. */
   readonly db: IDBPDatabase<X3mSchema>;
-  /** Hears this store's committed appends (not other tabs': ring a doorbell for those, field notes H28). */
+  /** Hears this store's committed appends (not other tabs': ring a doorbell for those: IndexedDB has no change events). */
   subscribe(listener: (events: readonly RecordedEvent[]) => void): () => void;
   /** `appendInTransaction` with this store's clock; subscribers hear the events once `tx` commits. */
   appendInTransaction(
@@ -177,7 +177,7 @@ export async function openIndexedDbEventStore(options: IndexedDbEventStoreOption
     }
   };
 
-  // `body` must await only the transaction's own requests (field notes H22); the commit is explicit (H23).
+  // `body` must await only the transaction's own requests (anything else lets the transaction end under it); the commit is explicit, once every request succeeded.
   const write = async <T>(operation: string, stores: readonly string[], body: (tx: X3mTransaction) => Promise<T>) => {
     const tx = begin(operation, stores, "readwrite") as X3mTransaction;
     try {

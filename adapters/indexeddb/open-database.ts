@@ -39,7 +39,7 @@ export async function openX3mDatabase(
   } catch (error) {
     throw storageError(error, "open");
   }
-  // Closing at once lets the other tab's upgrade (or deleteDB) go ahead instead of hanging (field notes H24).
+  // Closing at once lets the other tab's upgrade (or deleteDB) go ahead instead of hanging.
   db.addEventListener("versionchange", (event) => {
     db.close();
     events.onVersionChange(event);

@@ -4,10 +4,10 @@ import type { X3mTransaction } from "./schema.ts";
 /**
  * Why an IndexedDB operation failed, as `details.reason` of the `SdkClientError` it rejects with:
  * - `closed`: the connection is closed (`close()`, another tab's upgrade, or the browser closed it);
- * - `quota_exceeded`: the origin is out of storage (it arrives as an aborted transaction, field notes H26);
+ * - `quota_exceeded`: the origin is out of storage (it arrives as an aborted transaction, the quota error only on `tx.error`);
  * - `data_clone`: an event, metadata or state cannot be stored (functions, class instances with private state…);
  * - `transaction_inactive`: code awaited something other than the transaction's own requests, so IndexedDB
- *   had already committed it (field notes H22);
+ *   had already committed it (a transaction ends when nothing of its own is pending);
  * - `invalid`: a request IndexedDB refused as malformed (a bad key, a store missing from the transaction);
  * - `aborted`: the transaction was aborted (by code, or by the browser, e.g. a backgrounded iOS tab);
  * - `failed`: anything else.

@@ -1,7 +1,7 @@
 /**
  * The event-store contract every adapter implements (memory, Durable Object SQLite, IndexedDB).
  *
- * Numbering, decided once (field notes H1): a stream's first event has version 0 and a stream that does
+ * Numbering, decided once (other event stores disagree, and clients then have to normalise): a stream's first event has version 0 and a stream that does
  * not exist has version -1 (the original's convention); the global log's first event has position 1, so
  * "nothing processed" is position 0. Both are JS numbers: exact up to 2^53, and what SQLite and
  * IndexedDB keys give back without conversion.

@@ -1,7 +1,7 @@
 /**
  * The checkpoint-store contract: where a projector keeps the global position it has processed up to.
  *
- * Why the read-model write goes through the store (field notes H7): when the checkpoint and the read
+ * Why the read-model write goes through the store: when the checkpoint and the read
  * model are written separately, a crash between the two loses an event or applies it twice. So `commit`
  * runs the projector's write (`apply`) and moves the checkpoint in one step: a store with transactions
  * (IndexedDB, Durable Object SQLite) hands its transaction to `apply` as `tx` and commits both together;

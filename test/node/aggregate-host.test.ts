@@ -45,7 +45,7 @@ function setup(options: SetupOptions = {}) {
 const streamOf = async (store: EventStore, id: string) =>
   (await store.read(`account-${id}`)).map((e) => [e.data, e.version]);
 
-describe("aggregate host: command flows (reference §5.7)", () => {
+describe("aggregate host: command flows (the original's)", () => {
   it("onNew answers created with id and version 0; the store holds the event with its message id", async () => {
     const { send, store } = setup();
     const reply = await send("open", { id: "a1", owner: "ada" }, { id: "m-open" });
@@ -200,7 +200,7 @@ describe("aggregate host: the idempotency window is only a cache", () => {
   });
 });
 
-describe("aggregate host: dry run (reference §5.8)", () => {
+describe("aggregate host: dry run (the original's, without masking failures)", () => {
   it("dry run true answers ok with the current version and persists nothing; verbose returns the would-be events", async () => {
     const { node, send, store } = setup();
     await send("open", { id: "a1", owner: "ada" });
@@ -306,7 +306,7 @@ describe("aggregate host: a caller that gives up (the original's commit-timeout 
   });
 });
 
-describe("aggregate host: extension points (reference §5.9)", () => {
+describe("aggregate host: extension points (the original's)", () => {
   it("an overridden saveEvents sees every event and may filter what is persisted", async () => {
     const seen: unknown[][] = [];
     const { send, store } = setup({
@@ -401,7 +401,7 @@ describe("aggregate host: snapshots", () => {
   });
 });
 
-describe("aggregate host: unloading and passivation (reference §5.10)", () => {
+describe("aggregate host: unloading (the original's rules) and passivation", () => {
   it("an events rule unloads after its delay", async () => {
     const { send, host, clock } = setup({ unloadOn: { events: { Deposited: { inMs: 30 } } } });
     await send("open", { id: "a1", owner: "ada" });

@@ -101,7 +101,7 @@ describe("aggregate (pure)", () => {
   });
 });
 
-describe("TestSupport (reference §5.12)", () => {
+describe("TestSupport (the original's test helpers)", () => {
   it("commandMessage with and without raw request and assigns", () => {
     expect(commandMessage("open")).toMatchObject({ serviceName: "open", rawRequest: {}, assigns: {} });
     expect(commandMessage("open", { id: "a" }, { user: "u" })).toMatchObject({

@@ -83,7 +83,7 @@ function spyingOn(store: AlarmStore): AlarmStore & { readonly untils: number[] }
 
 const job = (id?: string) => Message.new("job", id === undefined ? {} : { id });
 
-describe("scheduler: the original's behaviour (reference §8)", () => {
+describe("scheduler: the original's behaviour (its test suite)", () => {
   it("start loads the window: every alarm due before now + 2 × interval, and arms only those", async () => {
     const store = spyingOn(createMemoryAlarmStore());
     const { scheduler, t0 } = setup({ store });

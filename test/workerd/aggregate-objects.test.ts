@@ -30,7 +30,7 @@ function setup() {
 
 const unique = (name: string) => `${name}-${crypto.randomUUID()}`;
 
-describe("aggregates in Durable Objects: reference §5.7 flows", () => {
+describe("aggregates in Durable Objects: the original's flows", () => {
   it("creates, appends, answers not_found and already_exists, and reads state", async () => {
     const { send, accounts } = setup();
     const id = unique("acc");
