@@ -52,6 +52,7 @@ export interface MessageData<TRequest = unknown> {
   readonly traceparent?: string;
 }
 
+/** What `Message.new` can set; every other field starts at its default (see `MessageData`). */
 export interface NewMessageOptions {
   /** @default a new UUIDv7 */
   id?: string;

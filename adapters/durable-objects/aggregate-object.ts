@@ -39,6 +39,7 @@ export type ClientCommandData =
 
 /** The RPC surface of an aggregate object: what the Worker's forwarding services and sync endpoint call. */
 export interface AggregateObjectRpc {
+  /** Runs one forwarded command through the host (its flow, idempotency and authorization); answers the resolved message. */
   execute(call: AggregateCall): Promise<MessageData>;
   /** An offline client's commands for this aggregate, in order: one call, one storage commit. */
   runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]): Promise<ClientCommandResult[]>;
@@ -57,6 +58,7 @@ export interface AggregateObjectRpc {
   events(aggregateId: string, from: number, limit: number): Promise<{ events: RecordedEvent[]; version: number }>;
 }
 
+/** Options of `defineAggregateObject`: the host's options (but the store and clock, which the object owns), plus relaying and pokes. */
 export type AggregateObjectOptions<TState, TEnv = Cloudflare.Env> = Omit<
   AggregateHostOptions<TState>,
   "store" | "clock"

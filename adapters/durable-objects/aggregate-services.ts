@@ -11,10 +11,13 @@ import type { AggregateCall, AggregateObjectRpc, ClientCommandData } from "./agg
 
 /** The part of a Durable Object namespace binding these services use. */
 export interface AggregateNamespace {
+  /** The id of the object for aggregate `name` (one object per aggregate id). */
   idFromName(name: string): unknown;
+  /** The object's stub. */
   get(id: never): AggregateObjectRpc;
 }
 
+/** Options of the forwarding services of `aggregateServices`. */
 export interface ForwardOptions {
   /** The `rawRequest` field holding the aggregate id. @default "id" */
   readonly idField?: string;

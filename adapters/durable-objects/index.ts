@@ -61,3 +61,4 @@ export { createSqlAlarmStore } from "./sql-alarm-store.ts";
 export { createSqlCheckpointStore, type DurableTransactionalStorage } from "./sql-checkpoint-store.ts";
 export { createSqlEventStore } from "./sql-event-store.ts";
 export type { DurableSqlStorage } from "./storage.ts";
+export type { Watcher } from "./watchers.ts";

@@ -3,9 +3,11 @@ import { type DurableSqlStorage, type EventRow, rows, toRecorded } from "./stora
 
 /** Where relayed events go: usually the stream object of the aggregate type. Must be idempotent. */
 export interface OutboxTarget {
+  /** Takes a batch of committed events, in order; resolves once they are durable there (a rejection retries it). */
   ingest(events: RecordedEvent[]): Promise<unknown>;
 }
 
+/** What `createOutboxRelay` returns: the object kicks it after commits and flushes it on its alarm. */
 export interface OutboxRelay {
   /** Relays soon when the outbox holds anything: on the object's alarm clock, so an eviction cannot lose the relay. */
   kick(): void;

@@ -3,7 +3,14 @@ import type { RecordedEvent } from "../../src/index.ts";
 /** The slice of a Durable Object's storage this adapter uses (SQLite-backed objects). */
 export interface DurableSqlStorage {
   readonly sql: {
-    exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] };
+    /** Runs one statement with its bound values. */
+    exec(
+      query: string,
+      ...bindings: unknown[]
+    ): {
+      /** The rows it answered. */
+      toArray(): Record<string, unknown>[];
+    };
   };
   /** Runs `closure` as one SQLite transaction: all of its writes or none. */
   transactionSync<TResult>(closure: () => TResult): TResult;
