@@ -84,18 +84,29 @@ export function connectionTransport(options: ConnectionTransportOptions) {
     }
   };
 
-  /** Answers a request attempt with an error reply, so the caller fails at once instead of timing out. */
+  /**
+   * Answers a request attempt with an error reply, so the caller fails at once instead of timing out. A
+   * request near the limit does not fit in its own answer: that one goes without what the request carried
+   * (its ids, service and trace context stay).
+   */
   const replyError = (socket: HibernatableSocket, attemptId: string, message: Message, reason: unknown) => {
     if (!link) return;
-    try {
-      socket.send(
-        encodeFrame(
-          { kind: "reply", from: link.nodeId, attemptId, envelope: message.return(Response.error(reason)) },
-          options.maxFrameBytes,
-        ),
+    const from = link.nodeId;
+    const answer = (envelope: Message) =>
+      encodeFrame(
+        { kind: "reply", from, attemptId, envelope: envelope.return(Response.error(reason)) },
+        options.maxFrameBytes,
       );
+    try {
+      let text: string;
+      try {
+        text = answer(message);
+      } catch {
+        text = answer(message.with({ rawRequest: {}, request: undefined, assigns: {}, logContext: {}, events: [] }));
+      }
+      socket.send(text);
     } catch {
-      // the socket is gone, or the answer itself is too large: the client times out
+      // the socket is gone (or a limit too small for any answer: the client times out)
     }
   };
 

@@ -227,6 +227,34 @@ describe("edge WebSocket endpoint: hostile frames", () => {
     raw.close();
   });
 
+  it("answers a request that fits as sent but not once its principal is in: FRAME_TOO_LARGE, in a reply that fits", async () => {
+    const raw = await rawClient();
+    const frameOf = (padding: number) =>
+      encodeFrame(
+        {
+          kind: "request",
+          from: "raw-1",
+          attemptId: "near-limit",
+          op: "invoke",
+          envelope: Message.new("ws_echo_assigns", {
+            id: "msg-near-limit",
+            rawRequest: { padding: "x".repeat(padding) },
+          }),
+        },
+        1_048_576,
+      );
+    const text = frameOf(65_536 - frameOf(0).length);
+    expect(text).toHaveLength(65_536); // at the limit, so read and admitted; its answer would carry it all back
+    raw.socket.send(text);
+    const reply = await raw.replyTo("near-limit");
+    expect(reply.envelope.response).toEqual({
+      status: "error",
+      reason: { code: "FRAME_TOO_LARGE", limitBytes: 65_536 },
+    });
+    expect(reply.envelope).toMatchObject({ id: "msg-near-limit", serviceName: "ws_echo_assigns", rawRequest: {} });
+    raw.close();
+  });
+
   it("binds the socket to the first node id it uses: frames claiming another are rejected", async () => {
     const raw = await rawClient();
     const asEdge = raw.request("ws_echo_assigns", { from: "edge" }); // cannot claim the edge's own id
