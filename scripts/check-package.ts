@@ -23,7 +23,7 @@ assert.equal(typeof tabs.broadcastChannelTransport, "function");
 assert.equal(typeof offline.createOfflineClient, "function");
 assert.equal(typeof offline.openIndexedDbEventStore, "function");
 
-// The edge client: it opens its socket with the token in the URL (a fake WebSocket class records it).
+// The edge client: it opens its socket with a token or a fresh ticket in the URL (a fake WebSocket class records it).
 const edgeClient = await import("x3m-system/edge-client");
 const opened: string[] = [];
 class RecordingSocket {
@@ -49,6 +49,25 @@ transport.open({
 for (let i = 0; i < 10 && opened.length === 0; i++) await Promise.resolve();
 assert.deepEqual(opened, ["wss://edge.example/x3m/ws?token=t-1"]);
 transport.close();
+// With tickets (preferred): a fresh one from `POST <url>/ticket` before the socket, in the URL instead of a token.
+const asked: string[] = [];
+const ticketed = edgeClient.edgeTransport({
+  url: "wss://edge.example/x3m/ws",
+  tickets: {
+    headers: () => ({ authorization: "Bearer session" }),
+    fetch: (async (input: string) => {
+      asked.push(input);
+      return Response.json({ ticket: "k-1", expiresAt: 0 });
+    }) as typeof fetch,
+  },
+  WebSocket: RecordingSocket,
+});
+ticketed.track([{ aggregate: "account", id: "acc-1" }]); // remembered until the edge says hello
+ticketed.open({ nodeId: "check", receive: () => {}, peerJoined: () => {}, peerLeft: () => {} });
+for (let i = 0; i < 50 && opened.length === 1; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+assert.deepEqual(asked, ["https://edge.example/x3m/ws/ticket"]);
+assert.deepEqual(opened.slice(1), ["wss://edge.example/x3m/ws?ticket=k-1"]);
+ticketed.close();
 
 // The OpenTelemetry entry point loads with its optional peer installed, and records through the global (no-op) tracer.
 const otel = await import("x3m-system/opentelemetry");

@@ -27,7 +27,11 @@ export interface Transport {
   readonly name: string;
   /** Starts delivering to `link` (`node.connect` awaits it): frames, and peers joining and leaving. */
   open(link: TransportLink): void | Promise<void>;
-  /** Sends `text` to peer `to`, or to every peer when `to` is omitted. Throws when it cannot send. */
+  /**
+   * Sends `text` to peer `to`, or to every peer when `to` is omitted. Throws when it cannot send; a
+   * transport that knows its peer's frame limit throws `SdkClientError` `FRAME_TOO_LARGE` for a frame over
+   * it, unsent, and the caller gets that error as its answer, as for the node's own `maxFrameBytes`.
+   */
   send(text: string, to?: string): void;
   /** Leaves: peers see this node leave, nothing more is delivered, and `send` throws from then on. */
   close(): void | Promise<void>;

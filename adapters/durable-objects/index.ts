@@ -6,8 +6,11 @@
 export {
   type EdgeSocket,
   type EdgeSocketConstructor,
+  type EdgeTicketOptions,
+  type EdgeTransport,
   type EdgeTransportOptions,
   edgeTransport,
+  type TrackedAggregate,
 } from "../edge-client/index.ts";
 export {
   type AggregateCall,

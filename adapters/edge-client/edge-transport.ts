@@ -1,37 +1,47 @@
 import {
   type Clock,
   decodeFrame,
+  isLiveFrameText,
   LOCAL,
+  type Logger,
   SdkClientError,
   SdkErrorCode,
   systemClock,
   type Transport,
   type TransportLink,
 } from "../../src/index.ts";
-
-/** The part of the WebSocket API the client uses; browsers', Node's (22+) and workerd's sockets all fit. */
-export interface EdgeSocket {
-  /** 0 connecting, 1 open, 2 closing, 3 closed. */
-  readonly readyState: number;
-  /** Sends one text frame. */
-  send(data: string): void;
-  /** Closes the socket (browsers accept the codes 1000 and 3000–4999). */
-  close(code?: number, reason?: string): void;
-  /** Hears the socket open, close or fail. */
-  addEventListener(type: "open" | "close" | "error", listener: () => void): void;
-  /** Hears each frame; text frames carry a string. */
-  addEventListener(type: "message", listener: (event: { readonly data: unknown }) => void): void;
-}
-
-/** A WebSocket class: the global `WebSocket`, or any constructor with the same shape (tests, adapters). */
-export type EdgeSocketConstructor = new (url: string) => EdgeSocket;
+import { connectUrl, type EdgeTicketOptions } from "./connect-url.ts";
+import { type EdgeSocket, type EdgeSocketConstructor, OPEN } from "./edge-socket.ts";
+import { type Log, liveChannel, type TrackedAggregate } from "./live-channel.ts";
 
 /** Options of `edgeTransport`. */
 export interface EdgeTransportOptions {
   /** The edge's WebSocket endpoint, absolute (`wss://app.example/x3m/ws`). */
   readonly url: string;
-  /** Called before every (re)connection, so an expired token is replaced; sent as the `token` query parameter. */
+  /**
+   * Connect with a short-lived ticket (preferred): before every (re)connection the client asks the edge for
+   * a fresh one (`POST <url>/ticket`, authenticated by `tickets.headers`) and connects with `?ticket=`, so no
+   * session token is ever put in a URL (URLs end up in proxies' and servers' logs). The edge needs
+   * `tickets: { secret }`. Not with `getToken`.
+   */
+  readonly tickets?: EdgeTicketOptions;
+  /**
+   * Called before every (re)connection, so an expired token is replaced; sent as the `token` query
+   * parameter, for an `authenticate` that reads it on the upgrade. Prefer `tickets`: a token in a URL ends
+   * up in logs. Not with `tickets`.
+   */
   readonly getToken?: () => string | Promise<string>;
+  /**
+   * The edge says an aggregate this client tracks (see `track`) committed events, now at `version`. A hint
+   * with no data (read the aggregate to see what changed); commits while this client was disconnected are not
+   * poked, so re-read what you track when the edge joins again. A callback that throws is logged.
+   */
+  readonly onPoke?: (aggregate: string, id: string, version: number) => void;
+  /**
+   * Where the transport's warnings go: a connection or ticket that failed (with why), a frame the edge
+   * refused, a failing `onPoke`. The same `Logger` a node takes. @default nothing is logged
+   */
+  readonly logger?: Logger;
   /** @default globalThis.WebSocket (browsers, Node 22+, Workers) */
   readonly WebSocket?: EdgeSocketConstructor;
   /**
@@ -49,39 +59,49 @@ export interface EdgeTransportOptions {
   readonly clock?: Clock;
 }
 
-const OPEN = 1;
+/** The edge client's transport: a `Transport`, plus what it can ask of the edge's live channel. */
+export interface EdgeTransport extends Transport {
+  /**
+   * Sets what this client wants pokes for (`onPoke`), replacing the last set; sent now when connected and
+   * again on every reconnection. The edge pokes only aggregates of its `sync.aggregates` that its
+   * `sync.authorizePull` lets this client's principal read. At most 10,000 entries; throws `SdkClientError`
+   * `INVALID_OPTIONS` for an invalid entry and `FRAME_TOO_LARGE` when the set is over the edge's frame limit
+   * (nothing is changed then).
+   *
+   * @example
+   * edge.track([{ aggregate: "account", id: "acc-1" }]);
+   */
+  track(aggregates: readonly TrackedAggregate[]): void;
+}
 
 function globalWebSocket(): EdgeSocketConstructor | undefined {
   return (globalThis as { WebSocket?: EdgeSocketConstructor }).WebSocket;
 }
 
-/** `url` with `token` as its query parameter: browsers cannot set headers on a WebSocket. */
-function withToken(url: string, token: string): string {
-  const target = new URL(url);
-  target.searchParams.set("token", token);
-  return target.toString();
-}
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * A transport to the edge Worker's WebSocket endpoint: the Worker appears as one more node with its
- * public services. When the socket drops, the edge is reported gone at once (so requests in flight to it
- * fail at once and the dispatcher tries another provider), then the transport reconnects with capped
- * exponential backoff; once the edge speaks again both sides re-announce. Sending while disconnected
- * throws `SdkClientError` `NODE_CLOSED`.
+ * public services. The edge speaks first: its limits (a frame larger than its `maxFrameBytes` then fails at
+ * once on this side, with `FRAME_TOO_LARGE`, and is never sent), then its announcement. When the socket drops,
+ * the edge is reported gone at once (so requests in flight to it fail at once and the dispatcher tries
+ * another provider), then the transport reconnects with capped exponential backoff; once the edge speaks
+ * again both sides re-announce. Sending while disconnected throws `SdkClientError` `NODE_CLOSED`. The edge's
+ * control frames (limits, pokes, refusals) are handled here and never reach the node.
  *
  * @example
  * import { createNode, Message } from "x3m-system";
  * import { edgeTransport } from "x3m-system/edge-client";
- * const node = createNode({ maxFrameBytes: 65_536 }); // the edge's maxBodyBytes: too large fails at once
- * await node.connect(edgeTransport({ url: "wss://app.example/x3m/ws", getToken: () => session.token }));
+ * const node = createNode();
+ * const headers = () => ({ authorization: `Bearer ${session.token}` });
+ * await node.connect(edgeTransport({ url: "wss://app.example/x3m/ws", tickets: { headers } }));
  * const reply = await node.dispatch(Message.new("deposit", { rawRequest: { id: "acc-1", amount: 5 } }));
  */
-export function edgeTransport(options: EdgeTransportOptions): Transport {
+export function edgeTransport(options: EdgeTransportOptions): EdgeTransport {
   const Socket = options.WebSocket ?? globalWebSocket();
   if (!Socket) throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, "no WebSocket class: pass one as `WebSocket`");
-  // An invalid URL fails here, not silently on every reconnection.
-  if (!URL.canParse(options.url))
-    throw new SdkClientError(SdkErrorCode.INVALID_OPTIONS, `invalid url "${options.url}"`);
+  // Invalid URLs or options fail here, not silently on every reconnection.
+  const nextUrl = connectUrl(options);
   const clock = options.clock ?? systemClock;
   const initialMs = options.backoff?.initialMs ?? 500;
   const maxMs = options.backoff?.maxMs ?? 30_000;
@@ -89,26 +109,53 @@ export function edgeTransport(options: EdgeTransportOptions): Transport {
 
   let link: TransportLink | undefined;
   let socket: EdgeSocket | undefined;
+  // Per connection: who the edge is (its announcement).
   let edgeId: string | undefined;
   let failures = 0;
+  // Failed attempts since the edge last spoke: the first is a warning, the retries after it are quieter.
+  let failedInARow = 0;
   let closed = false;
   let cancelRetry: (() => void) | undefined;
 
-  const retry = (): void => {
-    const delay = Math.min(maxMs, initialMs * 2 ** failures);
+  const log: Log = (level, event, message, data = {}) => {
+    try {
+      options.logger?.log({ level, event, message, context: {}, data: { url: options.url, ...data } });
+    } catch {
+      // A broken logger never breaks the connection.
+    }
+  };
+  const live = liveChannel({ onPoke: options.onPoke, log });
+
+  /** Schedules the next attempt; answers its delay. */
+  const retry = (): number => {
+    const delay = Math.min(maxMs, initialMs * 2 ** failures) * (1 - random() / 2);
     failures++;
-    cancelRetry = clock.setTimeout(() => void connect(), delay * (1 - random() / 2));
+    cancelRetry = clock.setTimeout(() => void connect(), delay);
+    return delay;
   };
 
-  const onFrame = (data: unknown): void => {
+  /** A failed attempt: logged (a warning for the first in a row, then quieter), then retried. */
+  const failed = (why: string): void => {
+    const level = failedInARow++ === 0 ? "warn" : "debug";
+    log(level, "edge_connect_failed", `${why}; retrying in ${Math.round(retry())} ms`, { failedInARow });
+  };
+
+  const onFrame = (current: EdgeSocket, data: unknown): void => {
     if (!link || typeof data !== "string") return;
+    // The edge's control frames are the live channel's, never the node's (they are not transport frames).
+    if (isLiveFrameText(data)) {
+      live.receive(current, data);
+      return;
+    }
     if (edgeId === undefined) {
-      // The edge speaks first (its announcement): its first valid frame names it.
+      // The edge announces itself: its first valid frame names it.
       const decoded = decodeFrame(data);
       const from = decoded.ok ? decoded.value.from : undefined;
       if (from !== undefined && from !== link.nodeId && from !== LOCAL) {
         edgeId = from;
-        failures = 0; // a connection counts as healthy once the edge has spoken, not merely opened
+        // A connection counts as healthy once the edge has spoken, not merely opened.
+        failures = 0;
+        failedInARow = 0;
         link.peerJoined(from); // the node (re-)announces its services to it
       }
     }
@@ -117,7 +164,7 @@ export function edgeTransport(options: EdgeTransportOptions): Transport {
 
   const watch = (current: EdgeSocket): void => {
     current.addEventListener("message", (event) => {
-      if (current === socket) onFrame(event.data);
+      if (current === socket) onFrame(current, event.data);
     });
     const drop = (): void => {
       if (current !== socket) return; // `error` and `close` both come; a replaced socket is ignored
@@ -126,9 +173,18 @@ export function edgeTransport(options: EdgeTransportOptions): Transport {
       if (current.readyState === OPEN) current.close(1000, "dropped");
       const gone = edgeId;
       edgeId = undefined;
+      live.reset();
       // At once, not after a timeout: the node fails the attempts in flight to the edge.
       if (gone !== undefined) link?.peerLeft(gone);
-      if (!closed) retry();
+      if (closed) return;
+      if (gone === undefined) {
+        // Browsers do not say why: a refused upgrade (401) and an unreachable edge look the same here.
+        failed(
+          "the edge closed the connection before it spoke (its upgrade refused: a bad or expired ticket or token, or the edge unreachable)",
+        );
+      } else {
+        log("info", "edge_disconnected", `lost the connection to the edge; reconnecting in ${Math.round(retry())} ms`);
+      }
     };
     current.addEventListener("close", drop);
     current.addEventListener("error", drop);
@@ -136,15 +192,22 @@ export function edgeTransport(options: EdgeTransportOptions): Transport {
 
   const connect = async (): Promise<void> => {
     cancelRetry = undefined;
+    let url: string;
     try {
-      const url = options.getToken ? withToken(options.url, await options.getToken()) : options.url;
-      if (closed) return;
-      socket = new Socket(url);
-      watch(socket);
-    } catch {
-      // getToken or the constructor failed: same as a refused connection.
-      if (!closed) retry();
+      url = await nextUrl();
+    } catch (error) {
+      // No ticket or token: same as a refused connection.
+      if (!closed) failed(messageOf(error));
+      return;
     }
+    if (closed) return;
+    try {
+      socket = new Socket(url);
+    } catch (error) {
+      if (!closed) failed(`could not open a WebSocket: ${messageOf(error)}`);
+      return;
+    }
+    watch(socket);
   };
 
   return {
@@ -164,7 +227,12 @@ export function edgeTransport(options: EdgeTransportOptions): Transport {
       if (to !== undefined && to !== edgeId) {
         throw new SdkClientError(SdkErrorCode.NODE_CLOSED, `no node "${to}" on this transport`);
       }
+      // Refused here, unsent: the edge would refuse it unread. The node answers the caller with this error.
+      live.checkSize(text, "frame");
       socket.send(text);
+    },
+    track(aggregates) {
+      live.track(socket, aggregates);
     },
     close() {
       closed = true;
@@ -172,6 +240,7 @@ export function edgeTransport(options: EdgeTransportOptions): Transport {
       const current = socket;
       socket = undefined;
       edgeId = undefined;
+      live.reset();
       link = undefined;
       if (current && current.readyState <= OPEN) current.close(1000, "closed");
     },

@@ -4,9 +4,7 @@
  * the browser with no externals (`x3m-system/durable-objects` re-exports it for older imports).
  * @module
  */
-export {
-  type EdgeSocket,
-  type EdgeSocketConstructor,
-  type EdgeTransportOptions,
-  edgeTransport,
-} from "./edge-transport.ts";
+export type { EdgeTicketOptions } from "./connect-url.ts";
+export type { EdgeSocket, EdgeSocketConstructor } from "./edge-socket.ts";
+export { type EdgeTransport, type EdgeTransportOptions, edgeTransport } from "./edge-transport.ts";
+export type { TrackedAggregate } from "./live-channel.ts";

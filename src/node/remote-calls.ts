@@ -77,7 +77,12 @@ export class RemoteCalls {
       try {
         connection.transport.send(text, node);
       } catch (error) {
-        settle({ kind: "failed", reason: { transportError: describeError(error).message } });
+        // Over the peer's own frame limit (a transport that knows it, e.g. the edge's): as final as ours.
+        if (error instanceof SdkClientError && error.code === SdkErrorCode.FRAME_TOO_LARGE) {
+          settle({ kind: "rejected", error });
+        } else {
+          settle({ kind: "failed", reason: { transportError: describeError(error).message } });
+        }
       }
     }).finally(() => {
       this.pending.delete(attemptId);

@@ -1,7 +1,14 @@
 // A fake WebSocket and a fake edge behind it, so the edge client can be tested in Node on a VirtualClock:
 // the test decides when a socket opens, is refused or drops; frames travel as text, asynchronously.
 import type { EdgeSocket, EdgeSocketConstructor } from "../../adapters/edge-client/index.ts";
-import { SdkClientError, SdkErrorCode, type SystemNode, type TransportLink } from "../../src/index.ts";
+import {
+  encodeLiveFrame,
+  isLiveFrameText,
+  SdkClientError,
+  SdkErrorCode,
+  type SystemNode,
+  type TransportLink,
+} from "../../src/index.ts";
 
 type Listener = (event: { readonly data: unknown }) => void;
 
@@ -80,14 +87,20 @@ export function fakeSockets(): { readonly sockets: FakeSocket[]; readonly WebSoc
 }
 
 /**
- * Accepts `socket` and connects `node` (the fake edge) to it, as the real endpoint does: the client's
- * id is the `from` of its first frame, and the client is reported gone when the socket goes.
+ * Accepts `socket` and connects `node` (the fake edge) to it, as the real endpoint does: the edge speaks
+ * first (with `hello`, its limits, then its announcement), the client's id is the `from` of its first
+ * transport frame (its control frames are only recorded in `socket.sent`), and the client is reported gone
+ * when the socket goes.
  */
-export async function serveEdge(socket: FakeSocket, node: SystemNode): Promise<void> {
+export async function serveEdge(
+  socket: FakeSocket,
+  node: SystemNode,
+  options: { hello?: { maxFrameBytes: number } } = {},
+): Promise<void> {
   let link: TransportLink | undefined;
   let client: string | undefined;
   socket.onClientFrame = (text) => {
-    if (!link) return;
+    if (!link || isLiveFrameText(text)) return;
     if (client === undefined) {
       client = (JSON.parse(text) as { from: string }).from;
       link.peerJoined(client);
@@ -99,6 +112,7 @@ export async function serveEdge(socket: FakeSocket, node: SystemNode): Promise<v
     void node.close();
   });
   socket.open();
+  if (options.hello) socket.deliver(encodeLiveFrame({ live: "hello", ...options.hello }));
   await node.connect({
     name: "fake-edge",
     open(next) {
