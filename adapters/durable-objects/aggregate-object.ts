@@ -142,7 +142,7 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     /** Runs one command; answers the resolved message as plain data. */
     async execute(call: AggregateCall): Promise<MessageData> {
       // Trusted: only the app's own Workers hold this object's binding, and the edge validated the client's
-      // envelope at its door before forwarding it (see README, "Trusted envelopes inside the object").
+      // envelope at its door before forwarding it (see docs/durable-objects.md, "Aggregate objects").
       const message = Message.fromTrusted(call.envelope);
       const service = this.#service(call);
       // An aggregate service always answers a message (never `noReply`).
