@@ -24,6 +24,12 @@ export {
   syncAggregate,
 } from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
+export type {
+  AggregateObjectNamespace,
+  ConnectionObjectNamespace,
+  EventStreamObjectNamespace,
+  SchedulerObjectNamespace,
+} from "./bindings.ts";
 export {
   type ConnectionNamespace,
   type ConnectionObjectClass,
