@@ -1,8 +1,8 @@
 // The types of this adapter's objects as bindings in a Worker's `Env`. A plain `DurableObjectNamespace`
 // does not say which RPC methods its stubs have, so `aggregateServices(env.ACCOUNTS, …)` refuses it.
-import type { AggregateObjectRpc } from "./aggregate-object.ts";
-import type { ConnectionObjectRpc } from "./connection-object.ts";
+
 import type { EventStreamRpc } from "./event-stream-object.ts";
+import type { AggregateObjectRpc, ConnectionObjectRpc } from "./rpc.ts";
 import type { SchedulerObjectRpc } from "./scheduler-object.ts";
 
 /**
