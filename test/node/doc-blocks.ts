@@ -4,10 +4,19 @@
 export const CODE_LANGUAGES = new Set(["ts", "typescript", "js", "javascript", "tsx", "jsx", "mts"]);
 
 /**
- * Languages exempt from the rule: configuration and shell commands are not TypeScript, and nothing here
- * could run or type-check them (the wrangler.toml snippets are checked by hand against the workerd suite's).
+ * Languages exempt from the rule: configuration, shell commands and markup are not TypeScript, and nothing
+ * here could run or type-check them (Getting started's are written out and used by its browser test).
  */
-export const EXEMPT_LANGUAGES = new Set(["toml", "json", "jsonc", "sh", "bash", "shell"]);
+export const EXEMPT_LANGUAGES = new Set(["toml", "json", "jsonc", "sh", "bash", "shell", "html"]);
+
+/**
+ * Guides whose code blocks are files of an app (`<!-- file: src/worker.ts -->`), and the test that writes them
+ * into an empty folder, type-checks them with the guide's own settings and runs them: such a block is tested
+ * there instead of in docs.test.ts.
+ */
+export const FILE_BLOCK_TESTS: Readonly<Record<string, string>> = {
+  "docs/getting-started.md": "test/browser/getting-started.test.ts",
+};
 
 /** What must stand on the visible line right before a ```text block: it says the block is not a program. */
 export const SIGNATURE_LIST_MARK = "(not a program):";
@@ -21,11 +30,15 @@ export interface DocBlock {
   readonly code: string;
   /** The last non-blank line before the fence, trimmed. */
   readonly before: string;
-  /** `<!-- example: name -->` (runs in docs.test.ts) or `<!-- compile: name -->` (type-checked there). */
-  readonly marker?: { readonly kind: "example" | "compile"; readonly name: string };
+  /**
+   * `<!-- example: name -->` (runs in docs.test.ts), `<!-- compile: name -->` (type-checked there) or
+   * `<!-- file: path -->` (a file of an app, in a guide of `FILE_BLOCK_TESTS`).
+   */
+  readonly marker?: { readonly kind: "example" | "compile" | "file"; readonly name: string };
 }
 
 const MARKER = /^<!--\s*(example|compile):\s*([a-z0-9][a-z0-9-]*)\s*-->$/;
+const FILE_MARKER = /^<!--\s*file:\s*(\S+)\s*-->$/;
 const FENCE = /^(\s*)```(\S*)\s*$/;
 
 /** Every fenced block of `text` (a Markdown file named `file`). An unclosed fence is an error. */
@@ -47,14 +60,13 @@ export function blocksOf(file: string, text: string): DocBlock[] {
     while (k >= 0 && (lines[k] as string).trim() === "") k--;
     const before = k >= 0 ? (lines[k] as string).trim() : "";
     const marked = MARKER.exec(before);
-    blocks.push({
-      file,
-      line: i + 1,
-      language,
-      code: `${code}\n`,
-      before,
-      ...(marked ? { marker: { kind: marked[1] as "example" | "compile", name: marked[2] as string } } : {}),
-    });
+    const fileMarked = FILE_MARKER.exec(before);
+    const marker = marked
+      ? { kind: marked[1] as "example" | "compile", name: marked[2] as string }
+      : fileMarked
+        ? { kind: "file" as const, name: fileMarked[1] as string }
+        : undefined;
+    blocks.push({ file, line: i + 1, language, code: `${code}\n`, before, ...(marker ? { marker } : {}) });
     i = end;
   }
   return blocks;
@@ -81,6 +93,11 @@ export function strayMarkersOf(file: string, text: string): string[] {
 export function problemOf(block: DocBlock): string | undefined {
   const where = `${block.file}:${block.line}`;
   if (block.language === "") return `${where}: a code fence without a language (use ts, text, toml, sh, …)`;
+  if (block.marker?.kind === "file") {
+    return FILE_BLOCK_TESTS[block.file] || !CODE_LANGUAGES.has(block.language)
+      ? undefined
+      : `${where}: <!-- file: … --> blocks are tested only in ${Object.keys(FILE_BLOCK_TESTS).join(", ")}: use <!-- example: name --> or <!-- compile: name -->`;
+  }
   if (CODE_LANGUAGES.has(block.language)) {
     if (block.marker) return undefined;
     return `${where}: a ${block.language} block without <!-- example: name --> (runs in docs.test.ts) or <!-- compile: name --> (type-checked) right before it`;

@@ -1,8 +1,10 @@
 // The code in README.md and docs/*.md cannot rot: every TypeScript block either runs here and its result is
 // checked (`<!-- example: name -->`), or is type-checked here with the TypeScript compiler (`<!-- compile: name -->`),
 // or is a ```text signature list after a line ending in "(not a program):". Every example is type-checked too.
-// toml, json and sh blocks are exempt (configuration and shell commands: not TypeScript). The links between
-// the guides must resolve, and the telemetry table must list every event.
+// The one other way: Getting started's `<!-- file: path -->` blocks are the files of its apps, written out,
+// type-checked and run by its own browser test (FILE_BLOCK_TESTS). toml, json, sh and html blocks are exempt
+// (configuration, shell commands and markup: not TypeScript). The links between the guides must resolve, and
+// the telemetry table must list every event.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +14,7 @@ import "fake-indexeddb/auto";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { type Message, type Result, TELEMETRY_EVENTS } from "../../src/index.ts";
-import { blocksOf, type DocBlock, needsWorkers, problemOf, strayMarkersOf } from "./doc-blocks.ts";
+import { blocksOf, type DocBlock, FILE_BLOCK_TESTS, needsWorkers, problemOf, strayMarkersOf } from "./doc-blocks.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const generated = join(root, "test/node/.generated/docs");
@@ -26,8 +28,10 @@ const docFiles = [
 ];
 const texts = new Map(docFiles.map((file) => [file, readFileSync(join(root, file), "utf8")]));
 const blocks = docFiles.flatMap((file) => blocksOf(file, texts.get(file) as string));
-const named = blocks.filter((block): block is DocBlock & { marker: NonNullable<DocBlock["marker"]> } =>
-  Boolean(block.marker),
+// The blocks this file runs or type-checks (a guide's `<!-- file: … -->` blocks are its own test's).
+const named = blocks.filter(
+  (block): block is DocBlock & { marker: { kind: "example" | "compile"; name: string } } =>
+    block.marker !== undefined && block.marker.kind !== "file",
 );
 
 /** How one example is run: the expression whose value the example's module exports, and what it must be. */
@@ -357,10 +361,13 @@ const EXAMPLES: Record<string, Example> = {
   },
 };
 
-// Every named block goes to its own module, `<name>.ts`, so blocks may import each other (`./account.ts`) and
-// an example exports the value its test checks.
+// Every named block goes to its own module, `<name>.ts`, and an example exports the value its test checks. The
+// guides' examples import Getting started's account module as `./account`: it is written next to them.
 rmSync(generated, { recursive: true, force: true });
 mkdirSync(generated, { recursive: true });
+const accountModule = blocks.find((b) => b.file === "docs/getting-started.md" && b.marker?.name === "src/account.ts");
+if (!accountModule) throw new Error("docs/getting-started.md has no <!-- file: src/account.ts --> block");
+writeFileSync(join(generated, "account.ts"), accountModule.code);
 for (const block of named) {
   const example = block.marker.kind === "example" ? EXAMPLES[block.marker.name] : undefined;
   const tail = example ? `\nexport const __result = ${example.result};\n` : "";
@@ -439,9 +446,6 @@ function anchorsOf(text: string): Set<string> {
   return anchors;
 }
 
-/** Guides the README's map already names, written in a later step: their links may not resolve yet. */
-const NOT_WRITTEN_YET = new Set(["docs/getting-started.md", "docs/capacity.md"]);
-
 describe("code blocks of README.md and docs/", () => {
   it("every block runs here, is type-checked here, or is a marked signature list", () => {
     const problems = [
@@ -475,9 +479,14 @@ describe("code blocks of README.md and docs/", () => {
       "```sh",
       "npm test",
       "```",
+      "<!-- file: src/app.ts -->",
+      "```ts",
+      "export {};",
+      "```",
     ].join("\n");
     const problems = blocksOf("x.md", markdown).map(problemOf);
-    // The lines of the opening fences that break the rule: the unmarked ts block, the unlabelled one, the unmarked text one.
+    // The lines of the opening fences that break the rule: the unmarked ts block, the unlabelled one, the unmarked
+    // text one, and a file block outside the guides whose test writes their files.
     expect(problems.map((problem) => problem?.split(":")[1])).toEqual([
       undefined,
       "6",
@@ -485,7 +494,14 @@ describe("code blocks of README.md and docs/", () => {
       "13",
       undefined,
       undefined,
+      "24",
     ]);
+  });
+
+  it("the guides whose blocks are an app's files are tested by a test that reads them", () => {
+    for (const [guide, test] of Object.entries(FILE_BLOCK_TESTS)) {
+      expect(readFileSync(join(root, test), "utf8")).toContain(guide);
+    }
   });
 
   it("every block's name is unique, and every example is run by a test here (and only those)", () => {
@@ -535,7 +551,6 @@ describe("links between the guides", () => {
         if (/^[a-z]+:/.test(target as string)) continue; // https:, mailto:
         const [path, anchor] = (target as string).split("#") as [string, string | undefined];
         const resolved = path === "" ? file : relative(root, resolve(dirname(join(root, file)), path));
-        if (NOT_WRITTEN_YET.has(resolved)) continue;
         let targetText: string;
         try {
           targetText = texts.get(resolved) ?? readFileSync(join(root, resolved), "utf8");
@@ -548,10 +563,6 @@ describe("links between the guides", () => {
       }
     }
     expect(problems).toEqual([]);
-  });
-
-  it("the guides not written yet are still missing (once one lands, take it out of NOT_WRITTEN_YET)", () => {
-    for (const file of NOT_WRITTEN_YET) expect(docFiles).not.toContain(file);
   });
 });
 
