@@ -2,29 +2,26 @@
 // Accounts are event-sourced aggregates, one Durable Object each; reminders are scheduled on an object's
 // alarm; the page in ./public talks to the Worker's HTTP endpoint.
 import {
+  type AggregateObjectNamespace,
   aggregateServices,
+  type ConnectionObjectNamespace,
   createEdgeWorker,
   defineAggregateObject,
   defineConnectionObject,
   defineSchedulerObject,
   type EdgeWorkerOptions,
+  type SchedulerObjectNamespace,
   schedulerClient,
 } from "../adapters/durable-objects/index.ts";
 import { createNode, defineRouter, Message, type RawRequest } from "../src/index.ts";
-import { account } from "../test/fixtures/account.ts";
+import { account } from "./account.ts";
 
 interface Env {
-  ACCOUNTS: DurableObjectNamespace<
-    import("../adapters/durable-objects/index.ts").AggregateObjectRpc & Rpc.DurableObjectBranded
-  >;
-  CONNECTIONS: DurableObjectNamespace<
-    import("../adapters/durable-objects/index.ts").ConnectionObjectRpc & Rpc.DurableObjectBranded
-  >;
+  ACCOUNTS: AggregateObjectNamespace;
+  CONNECTIONS: ConnectionObjectNamespace;
+  REMINDERS: SchedulerObjectNamespace;
   /** Signs WebSocket tickets (wrangler.toml [vars] for the local playground; `wrangler secret put` for real). */
   X3M_TICKET_SECRET: string;
-  REMINDERS: DurableObjectNamespace<
-    import("../adapters/durable-objects/index.ts").SchedulerObjectRpc & Rpc.DurableObjectBranded
-  >;
 }
 
 // Every commit pokes the live connections of the clients that track the account.

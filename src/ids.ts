@@ -1,7 +1,7 @@
 import { systemClock } from "./clock.ts";
 
 // Random bits come from one pooled crypto.getRandomValues call per ~500 ids: asking the CSPRNG for 16
-// bytes per id cost ~2.5 µs, more than a whole local dispatch (see README, Benchmarks).
+// bytes per id cost ~2.5 µs, more than a whole local dispatch (see docs/benchmarks.md).
 const POOL_BYTES = 4096;
 const pool = /* @__PURE__ */ new Uint8Array(POOL_BYTES);
 let poolOffset = POOL_BYTES;

@@ -2,7 +2,7 @@
  * The telemetry events the SDK emits: the original X3m.System's names plus the ones this port
  * adds for the wire (`frame_rejected`, `late_reply_dropped`, `handler_failed`) and the mesh features
  * (`cast_*`, `topic_published`, `node_draining`, `draining_*`).
- * README's telemetry table lists every one; a test keeps the two in step.
+ * The table in docs/telemetry.md lists every one; a test keeps the two in step.
  */
 export const TELEMETRY_EVENTS = [
   "discovering_service",

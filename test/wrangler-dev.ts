@@ -37,6 +37,8 @@ export interface WranglerDevOptions {
   readonly config?: string;
   /** @default a free loopback port */
   readonly port?: number;
+  /** Where wrangler runs (its `[build]` command too). @default the repository's root */
+  readonly cwd?: string;
   /** Persist to this directory (kept by `stop()`; a restart after `kill()` passes it). @default a new temporary one */
   readonly persistTo?: string;
 }
@@ -67,7 +69,7 @@ async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
     WRANGLER,
     ["dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state],
     {
-      cwd: ROOT,
+      cwd: options.cwd ?? ROOT,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,

@@ -2,61 +2,20 @@ import { DurableObject } from "cloudflare:workers";
 import {
   type AggregateHost,
   type AggregateHostOptions,
-  type AggregateRoute,
   type AnyAggregate,
   type ClientCommand,
-  type ClientCommandResult,
-  type ClientSequence,
   createAggregateHost,
   type EventStore,
   Message,
   type MessageData,
-  type RecordedEvent,
-  type Response,
   type ServiceHandler,
   type StateOf,
 } from "../../src/index.ts";
 import { type AlarmClock, createAlarmClock } from "./alarm-clock.ts";
-import type { ConnectionNamespace } from "./connection-object.ts";
 import { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
+import type { AggregateCall, AggregateObjectRpc, ClientCommandData, ConnectionNamespace, Watcher } from "./rpc.ts";
 import { createSqlEventStore } from "./sql-event-store.ts";
-import { createWatchers, type Watcher, type Watchers } from "./watchers.ts";
-
-/** Which host service runs a forwarded command, and how the id is read (as in `host.on/onNew/onMaybeNew`). */
-export interface AggregateCall {
-  readonly flow: "on" | "onNew" | "onMaybeNew";
-  readonly command: string;
-  /** The message as sent (`Message.toJSON()`): objects take plain data over RPC. */
-  readonly envelope: MessageData;
-  readonly idField?: string;
-  readonly generateIdIfMissing?: boolean;
-}
-
-/** A pushed command as it travels to the object (plain data over RPC; see `ClientCommand`). */
-export type ClientCommandData =
-  | { readonly client: ClientSequence; readonly route: AggregateRoute; readonly envelope: MessageData }
-  | { readonly client: ClientSequence; readonly messageId: string; readonly refusal: Response };
-
-/** The RPC surface of an aggregate object: what the Worker's forwarding services and sync endpoint call. */
-export interface AggregateObjectRpc {
-  /** Runs one forwarded command through the host (its flow, idempotency and authorization); answers the resolved message. */
-  execute(call: AggregateCall): Promise<MessageData>;
-  /** An offline client's commands for this aggregate, in order: one call, one storage commit. */
-  runClientCommands(aggregateId: string, commands: readonly ClientCommandData[]): Promise<ClientCommandResult[]>;
-  /** Confirmed events after `after`, the version, and the client's sequence (see `SyncAggregate.changes`). */
-  changes(
-    aggregateId: string,
-    request: { after: number; limit: number; clientId: string },
-  ): Promise<{ events: RecordedEvent[]; version: number; seq?: number }>;
-  /** The aggregate's state and version, for the app's own code (no authorization: the caller is trusted). */
-  state(aggregateId: string): Promise<{ state: unknown; version: number } | undefined>;
-  /** A client's read of the state (`{ state, version }` or `not_found`), under the aggregate's own `authorize`. */
-  read(call: { readonly envelope: MessageData; readonly idField?: string }): Promise<MessageData>;
-  /** Pokes `watcher` (a connection object) whenever this aggregate commits events, until it stops tracking it. */
-  watch(aggregateId: string, watcher: Watcher): Promise<void>;
-  /** Confirmed events of the aggregate from version `from` (offline sync pulls them), and its version. */
-  events(aggregateId: string, from: number, limit: number): Promise<{ events: RecordedEvent[]; version: number }>;
-}
+import { createWatchers, type Watchers } from "./watchers.ts";
 
 /** Options of `defineAggregateObject`: the host's options (but the store and clock, which the object owns), plus relaying and pokes. */
 export type AggregateObjectOptions<TState, TEnv = Cloudflare.Env> = Omit<
@@ -142,7 +101,7 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     /** Runs one command; answers the resolved message as plain data. */
     async execute(call: AggregateCall): Promise<MessageData> {
       // Trusted: only the app's own Workers hold this object's binding, and the edge validated the client's
-      // envelope at its door before forwarding it (see README, "Trusted envelopes inside the object").
+      // envelope at its door before forwarding it (see docs/durable-objects.md, "Aggregate objects").
       const message = Message.fromTrusted(call.envelope);
       const service = this.#service(call);
       // An aggregate service always answers a message (never `noReply`).

@@ -7,15 +7,7 @@ import {
   type ServiceHandler,
   type SyncAggregate,
 } from "../../src/index.ts";
-import type { AggregateCall, AggregateObjectRpc, ClientCommandData } from "./aggregate-object.ts";
-
-/** The part of a Durable Object namespace binding these services use. */
-export interface AggregateNamespace {
-  /** The id of the object for aggregate `name` (one object per aggregate id). */
-  idFromName(name: string): unknown;
-  /** The object's stub. */
-  get(id: never): AggregateObjectRpc;
-}
+import type { AggregateCall, AggregateNamespace, ClientCommandData } from "./rpc.ts";
 
 /** Options of the forwarding services of `aggregateServices`. */
 export interface ForwardOptions {

@@ -7,10 +7,10 @@ import {
   type Principal,
   type SystemNode,
 } from "../../src/index.ts";
-import type { AggregateNamespace } from "./aggregate-services.ts";
 import { connectionTransport, type HibernatableSocket, type SocketAttachment } from "./connection-transport.ts";
 import { edgeNode } from "./edge-node.ts";
 import { type EdgeWorkerOptions, resolveEdgeOptions } from "./edge-options.ts";
+import type { AggregateNamespace, ConnectionObjectRpc } from "./rpc.ts";
 import { firstRow, rows } from "./storage.ts";
 
 // Per object (one per shard of clients, by default one per principal): the announcements of its clients
@@ -29,20 +29,6 @@ CREATE TABLE IF NOT EXISTS x3m_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 /** Headers the Worker sets when it hands an authenticated upgrade to a connection object. @internal */
 export const CONNECTION_HEADERS = { principal: "x3m-principal", shard: "x3m-shard" } as const;
-
-/** The RPC surface of a connection object: what aggregate objects call when they commit. */
-export interface ConnectionObjectRpc {
-  /** Pokes the sockets tracking aggregate `id` of type `aggregate`; answers how many were poked. */
-  poke(aggregate: string, id: string, version: number): Promise<number>;
-}
-
-/** The part of a namespace of connection objects aggregate objects use to poke them. */
-export interface ConnectionNamespace {
-  /** The id of the connection object named `name` (the same name always gives the same object). */
-  idFromName(name: string): unknown;
-  /** The stub of the connection object with `id`, for its RPC methods. */
-  get(id: never): ConnectionObjectRpc;
-}
 
 /** The class `defineConnectionObject` returns. */
 export type ConnectionObjectClass = new (

@@ -1,6 +1,5 @@
 import { type AnyRouter, type Clock, clientAssigns, type Principal } from "../../src/index.ts";
-import type { AggregateNamespace } from "./aggregate-services.ts";
-import type { ConnectionObjectRpc } from "./connection-object.ts";
+import type { AggregateNamespace, ConnectionObjectRpc } from "./rpc.ts";
 
 export type { Principal };
 

@@ -13,24 +13,24 @@ export {
   type TrackedAggregate,
 } from "../edge-client/index.ts";
 export {
-  type AggregateCall,
   type AggregateObjectClass,
   type AggregateObjectOptions,
-  type AggregateObjectRpc,
-  type ClientCommandData,
   defineAggregateObject,
 } from "./aggregate-object.ts";
 export {
-  type AggregateNamespace,
   aggregateServices,
   type ForwardOptions,
   syncAggregate,
 } from "./aggregate-services.ts";
 export { type AlarmClock, createAlarmClock, type DurableAlarmStorage } from "./alarm-clock.ts";
+export type {
+  AggregateObjectNamespace,
+  ConnectionObjectNamespace,
+  EventStreamObjectNamespace,
+  SchedulerObjectNamespace,
+} from "./bindings.ts";
 export {
-  type ConnectionNamespace,
   type ConnectionObjectClass,
-  type ConnectionObjectRpc,
   defineConnectionObject,
 } from "./connection-object.ts";
 export type { EdgeConnectionNamespace, EdgeWorkerOptions, Principal, SyncOptions } from "./edge-options.ts";
@@ -51,6 +51,15 @@ export {
 } from "./event-stream-shards.ts";
 export { httpStatusOf } from "./http-endpoint.ts";
 export { createOutboxRelay, type OutboxRelay, type OutboxTarget } from "./outbox-relay.ts";
+export type {
+  AggregateCall,
+  AggregateNamespace,
+  AggregateObjectRpc,
+  ClientCommandData,
+  ConnectionNamespace,
+  ConnectionObjectRpc,
+  Watcher,
+} from "./rpc.ts";
 export {
   defineSchedulerObject,
   runSchedulerAlarm,
@@ -64,4 +73,3 @@ export { createSqlAlarmStore } from "./sql-alarm-store.ts";
 export { createSqlCheckpointStore, type DurableTransactionalStorage } from "./sql-checkpoint-store.ts";
 export { createSqlEventStore } from "./sql-event-store.ts";
 export type { DurableSqlStorage } from "./storage.ts";
-export type { Watcher } from "./watchers.ts";

@@ -1,4 +1,4 @@
-import type { ConnectionNamespace } from "./connection-object.ts";
+import type { ConnectionNamespace, Watcher } from "./rpc.ts";
 import { type DurableSqlStorage, rows } from "./storage.ts";
 
 const SCHEMA = `
@@ -7,12 +7,6 @@ CREATE TABLE IF NOT EXISTS x3m_watchers (
   aggregate TEXT NOT NULL,
   PRIMARY KEY (connection, aggregate)
 ) WITHOUT ROWID;`;
-
-/** A connection object (by its shard name) that asked to be poked about this aggregate, and the name it uses for its type. */
-export interface Watcher {
-  readonly connection: string;
-  readonly aggregate: string;
-}
 
 /** The connection objects an aggregate object pokes when it commits. @internal */
 export interface Watchers {

@@ -4,7 +4,7 @@
 import { broadcastChannelTransport } from "../../adapters/broadcast-channel/index.ts";
 import { createOfflineClient, type OutboxRow, openIndexedDbEventStore } from "../../adapters/indexeddb/index.ts";
 import { createNode, defineRouter, Message } from "../../src/index.ts";
-import { account } from "../../test/fixtures/account.ts";
+import { account } from "../account.ts";
 
 const TOKEN = { authorization: "Bearer playground" };
 const $ = (id: string) => document.getElementById(id) as HTMLElement;

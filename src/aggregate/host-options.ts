@@ -54,8 +54,8 @@ export interface AggregateHostOptions<TState> {
   readonly snapshots?: { readonly every: number; readonly schemaVersion: number };
   /**
    * How many of the most recent message ids (with their responses) each aggregate remembers, in memory
-   * and in snapshots, to answer re-deliveries without re-running them. A command re-delivered after more
-   * newer commands than this on the same aggregate runs again. Bounded so that snapshots and memory do
+   * and in snapshots, to answer re-deliveries without a store read. Only a cache: an older re-delivery is
+   * answered from the event store (`findAnswer`), never run again. Bounded so that snapshots and memory do
    * not grow with the aggregate's whole history. @default 1_000
    */
   readonly idempotencyWindow?: number;

@@ -170,10 +170,66 @@ function x3mCase(point: Point): CommandCase {
   };
 }
 
+/**
+ * The floor for x3m: the least any host can do per command over the same store and messages: the state
+ * kept in a map, the aggregate's own handler, one append with the expected version, the fold, an answer
+ * with the version. No per-aggregate queue, no answer lookup, no message copies: what the host adds on top
+ * of this is its own cost.
+ */
+function floorCase(point: Point): CommandCase {
+  type Loaded = { stream: string; state: Account; version: number };
+  let stores: { store: { events: EventStore; loaded: Map<string, Loaded> }; ids: string[] }[] = [];
+  const handler = account.commands.deposit as unknown as (msg: Message, state: Account) => Message;
+  return {
+    name: `floor ${point.label}`,
+    iterations: point.streams * point.stores,
+    async setup() {
+      stores = [];
+      for (let i = 0; i < point.stores; i++) {
+        const events = createMemoryEventStore();
+        const ids = idsOf(point.streams);
+        const loaded = new Map<string, Loaded>();
+        for (const id of ids) {
+          const stream = `account-${id}`;
+          await events.append(stream, eventsOf(point.length));
+          const state = (await events.read(stream)).reduce(
+            (folded, event) => evolve(folded, event.data as AccountEvent),
+            initialState(),
+          );
+          loaded.set(id, { stream, state, version: point.length - 1 });
+        }
+        stores.push({ store: { events, loaded }, ids });
+      }
+      collectGarbage();
+    },
+    async loop(n) {
+      const last = await onEveryStream(stores, n, async ({ events, loaded }, id) => {
+        const current = loaded.get(id) as Loaded;
+        const handled = handler(newDeposit(id), current.state);
+        const written = await events.append(current.stream, handled.events as AccountEvent[], {
+          expectedVersion: current.version,
+          metadata: { messageId: handled.id },
+        });
+        if (!written.ok) throw new Error(`floor append on ${id}: ${JSON.stringify(written)}`);
+        current.version += handled.events.length;
+        for (const event of handled.events) current.state = evolve(current.state, event as AccountEvent);
+        return { status: handled.response?.status, version: current.version };
+      });
+      if (n > 1) stores = [];
+      return last;
+    },
+    check: (last) => {
+      const answer = last as { status?: string; version?: number } | undefined;
+      return answer?.status === "ok" && answer.version === point.length;
+    },
+  };
+}
+
 interface CurveRow {
   readonly point: Point;
   readonly emmett: Measurement;
   readonly x3m: Measurement;
+  readonly floor: Measurement;
 }
 
 function curveTable(title: string, header: string, rows: readonly CurveRow[]): void {
@@ -181,8 +237,17 @@ function curveTable(title: string, header: string, rows: readonly CurveRow[]): v
   console.log(`\n### ${title}\n`);
   console.log(
     markdown(
-      [header, "Emmett µs/command", "x3m µs/command", "x3m speed vs Emmett", `goal ≥ ${GOAL}×`, "spreads"],
-      rows.map(({ point, emmett, x3m }) => {
+      [
+        header,
+        "Emmett µs/command",
+        "x3m µs/command",
+        "x3m speed vs Emmett",
+        `goal ≥ ${GOAL}×`,
+        "floor µs/command",
+        "floor speed vs Emmett",
+        "spreads (Emmett / x3m / floor)",
+      ],
+      rows.map(({ point, emmett, x3m, floor }) => {
         const speed = emmett.usPerCall / x3m.usPerCall;
         return [
           point.label,
@@ -190,7 +255,9 @@ function curveTable(title: string, header: string, rows: readonly CurveRow[]): v
           fmt(x3m.usPerCall, 2),
           `${fmt(speed, 2)}×`,
           speed >= GOAL ? "met" : "MISSED",
-          `${spread(emmett)} / ${spread(x3m)}`,
+          fmt(floor.usPerCall, 2),
+          `${fmt(emmett.usPerCall / floor.usPerCall, 2)}×`,
+          `${spread(emmett)} / ${spread(x3m)} / ${spread(floor)}`,
         ];
       }),
     ),
@@ -199,7 +266,7 @@ function curveTable(title: string, header: string, rows: readonly CurveRow[]): v
 
 export async function commandCurves(): Promise<void> {
   const points = [...LENGTH_CURVE, ...STREAMS_CURVE.filter((p) => p.streams > 1)];
-  const cases = points.flatMap((point) => [emmettCase(point), x3mCase(point)]);
+  const cases = points.flatMap((point) => [emmettCase(point), x3mCase(point), floorCase(point)]);
   for (const c of cases) {
     await c.setup?.();
     const last = await c.loop(1);
@@ -208,13 +275,15 @@ export async function commandCurves(): Promise<void> {
   const results = await measureAll(cases);
   const rowOf = (point: Point): CurveRow => {
     const i = points.findIndex((p) => p.streams === point.streams && p.length === point.length);
-    return { point, emmett: results[2 * i] as Measurement, x3m: results[2 * i + 1] as Measurement };
+    const [emmett, x3m, floor] = results.slice(3 * i, 3 * i + 3) as [Measurement, Measurement, Measurement];
+    return { point, emmett, x3m, floor };
   };
 
   console.log("## Commands: a deposit of 1 on an open account, as curves\n");
   console.log(`Emmett: \`CommandHandler({ evolve, initialState })\` on \`getInMemoryEventStore()\`: each command reads and folds the whole stream, decides, appends.
 x3m: \`host.on("deposit")(Message.new(…))\` called directly (no node, no dispatch), the message built inside the timed loop; the host keeps each aggregate's state in memory, folds the new event, appends it to \`createMemoryEventStore()\`.
 Every point: fresh stores each round (untimed), filled with streams of exactly that many events (x3m's loaded into its host, untimed), then one command on every stream, each awaited, so every command finds its stream at exactly the point's length. A point with one stream per store uses many stores (2,000 for ≤ 10 events, 1,000, 200, 100 for longer streams).
+Floor: the least a host can do over the same store and messages (state in a map, the aggregate's handler, one append with the expected version and the message id, the fold, an answer), with no queue, no answer lookup and no message copies: the gap between x3m and the floor is the host's own cost.
 Median of ${ROUNDS} interleaved rounds (every case of both curves takes turns) after one warm-up round; x3m speed vs Emmett = Emmett's µs per command ÷ x3m's.`);
   curveTable("Over stream length (one stream per store)", "events in the stream", LENGTH_CURVE.map(rowOf));
   curveTable(

@@ -3,12 +3,9 @@
 // benchmark call to the object named in it and answers its result as JSON.
 import { DurableObject } from "cloudflare:workers";
 // The adapter's modules one by one: the benchmark needs neither the edge Worker nor its endpoints.
-import {
-  type AggregateCall,
-  type ClientCommandData,
-  defineAggregateObject,
-} from "../../../adapters/durable-objects/aggregate-object.ts";
+import { defineAggregateObject } from "../../../adapters/durable-objects/aggregate-object.ts";
 import { type AlarmClock, createAlarmClock } from "../../../adapters/durable-objects/alarm-clock.ts";
+import type { AggregateCall, ClientCommandData } from "../../../adapters/durable-objects/rpc.ts";
 import { runSchedulerAlarm } from "../../../adapters/durable-objects/scheduler-object.ts";
 import { createSqlAlarmStore } from "../../../adapters/durable-objects/sql-alarm-store.ts";
 import { createSqlEventStore } from "../../../adapters/durable-objects/sql-event-store.ts";
