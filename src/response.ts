@@ -236,4 +236,13 @@ export const Response = {
   /** True for a `service_unavailable` about a service the node never heard of (`unknown: true`). */
   isUnknownService: (response: unknown): response is ServiceUnavailableResponse =>
     guard("service_unavailable")(response) && response.unknown === true,
+  /**
+   * True for an aggregate host's storage failure (`{ status: "error", reason: { code: "load_failed" |
+   * "save_failed", message } }`): nothing was changed or recorded, so the same message may be sent again.
+   */
+  isStorageFailure: (response: unknown): response is ErrorResponse => {
+    if (!guard("error")(response)) return false;
+    const code = (response.reason as { code?: unknown } | null)?.code;
+    return code === "load_failed" || code === "save_failed";
+  },
 } as const;

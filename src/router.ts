@@ -165,7 +165,14 @@ export function authorizationOf(definition: Callbacks, message: Message): Author
   } catch {
     return DENY_THROWN;
   }
-  return result instanceof Promise ? result.then(toAuthorization, () => DENY_THROWN) : toAuthorization(result);
+  if (result instanceof Promise) return result.then(toAuthorization, () => DENY_THROWN);
+  // Another thenable (a library's own promise type) is awaited as well, never taken for a denial reason.
+  if (isThenable(result)) return Promise.resolve(result).then(toAuthorization, () => DENY_THROWN);
+  return toAuthorization(result);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
 /** @internal Runs `chooseNode` (default `"local"`); synchronous when the user's is. May throw. */

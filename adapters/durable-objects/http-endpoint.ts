@@ -31,7 +31,8 @@ const HTTP_STATUS: Readonly<Record<ResponseStatus, number>> = {
  * The HTTP status of a resolved message's response, as the dispatch endpoint answers it (the original
  * example app's mapping). `ok` is 200, or 204 when it carries neither `payload` nor `version` (there is
  * nothing to show, so the endpoint sends no body); `error` is 403 for a router's denial (marked
- * `denied: true`, whatever its reason) and for the reason `"forbidden"`, 400 for any other error;
+ * `denied: true`, whatever its reason) and for the reason `"forbidden"`, 503 for a storage failure in the
+ * object (`load_failed`, `save_failed`: nothing changed, send it again), 400 for any other error;
  * `service_unavailable` is 404 when the edge never heard of the service (`unknown: true`: a mistyped
  * name, not worth retrying) and 503 otherwise (known, no provider now: retry later); `null` (no answer at
  * all) is 500.
@@ -46,6 +47,8 @@ export function httpStatusOf(response: X3mResponse | null): number {
   if (response === null) return 500;
   if (X3mResponse.isDenied(response) || X3mResponse.isForbidden(response)) return 403;
   if (X3mResponse.isUnknownService(response)) return 404;
+  // The object's storage failed: nothing changed; a server-side failure the client may retry as it is.
+  if (X3mResponse.isStorageFailure(response)) return 503;
   if (X3mResponse.isOk(response) && response.payload === undefined && response.version === undefined) return 204;
   // `?? 400`: a hand-made response with an unknown status is still an error, never a success.
   return HTTP_STATUS[response.status] ?? 400;

@@ -27,14 +27,6 @@ function denial(verdict: unknown): Response {
   return Response.denied(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict);
 }
 
-/** The host's own storage failures: nothing was recorded, so the command can run again later. */
-function isTransientFailure(response: Response | null): boolean {
-  const reason = response?.status === "error" ? (response.reason as { code?: unknown } | null) : null;
-  return (
-    reason !== null && typeof reason === "object" && (reason.code === "load_failed" || reason.code === "save_failed")
-  );
-}
-
 /** One aggregate id's place in memory: its loaded state (if any) and the queue of its commands. */
 interface Slot<TState> {
   readonly id: string;
@@ -539,7 +531,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
             "refusal" in command
               ? await refuse(slot, command.messageId, command.refusal, command.client)
               : await runPushed(slot, command);
-          if (isTransientFailure(reply.response)) {
+          if (Response.isStorageFailure(reply.response)) {
             stopped = true;
             return { status: "retry", response: reply.response };
           }

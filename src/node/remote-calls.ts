@@ -111,6 +111,9 @@ export class RemoteCalls {
       });
       return;
     }
+    // At once, not when the attempt's promise has run its course: a copy of this answer arriving in between
+    // finds nobody waiting and is counted as dropped.
+    this.pending.delete(attemptId);
     attempt.settle(outcome);
   }
 

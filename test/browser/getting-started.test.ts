@@ -84,6 +84,7 @@ function installPackedPackage(work: string, app: string): void {
   }
   cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
   cpSync(join(ROOT, "README.md"), join(pkg, "README.md"));
+  cpSync(join(ROOT, "docs"), join(pkg, "docs"), { recursive: true, filter: (path) => !path.includes(".api") });
   const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: pkg, encoding: "utf8" });
   const target = join(app, "node_modules/x3m-system");
   mkdirSync(target, { recursive: true });

@@ -61,6 +61,22 @@ describe("router", () => {
     expect(await router.authorized(Message.new("s"))).toBe(false);
   });
 
+  it("awaits an async authorize, and any thenable it returns (not taken for a denial reason)", async () => {
+    // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native Promise, on purpose
+    const thenable = (verdict: unknown) => ({ then: (resolve: (value: unknown) => void) => resolve(verdict) });
+    const router = (authorize: () => unknown) =>
+      defineRouter({ name: "r", services: { s: (msg) => msg.ok() }, authorize: authorize as () => boolean });
+    expect(await router(async () => true).authorize(Message.new("s"))).toEqual({ allowed: true });
+    expect(await router(() => thenable(true)).authorize(Message.new("s"))).toEqual({ allowed: true });
+    expect(await router(() => thenable("login required")).authorize(Message.new("s"))).toEqual({
+      allowed: false,
+      reason: "login required",
+    });
+    // biome-ignore lint/suspicious/noThenProperty: a rejecting thenable, on purpose
+    const rejecting = { then: (_: unknown, reject: (error: unknown) => void) => reject(new Error("db down")) };
+    expect(await router(() => rejecting).authorize(Message.new("s"))).toEqual({ allowed: false, reason: "forbidden" });
+  });
+
   it("two routers may not register the same service on one node", () => {
     const node = createNode({ announceIntervalMs: 0 });
     node.register(firstRouter);

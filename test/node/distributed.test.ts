@@ -310,6 +310,21 @@ describe("replies are matched per attempt", () => {
     gates[1]?.();
     expect((await second).response).toEqual({ status: "ok", payload: "reply 1" });
   });
+
+  it("a reply delivered twice at once settles its attempt once; the copy is dropped and counted", async () => {
+    await using cluster = await createCluster(["caller", "provider"]);
+    cluster
+      .node("provider")
+      .register(defineRouter({ name: "echo", services: { echo: (msg) => msg.ok("pong") }, authorize: () => true }));
+    await cluster.settle();
+    const caller = cluster.node("caller");
+    const late: TelemetryEvent[] = [];
+    caller.telemetry.on("late_reply_dropped", (e) => late.push(e));
+    cluster.hub.intercept((frame) => (frame.text.includes('"kind":"reply"') ? [frame.text, frame.text] : frame.text));
+    expect((await caller.dispatch(Msg.new("echo"))).response).toEqual({ status: "ok", payload: "pong" });
+    await cluster.settle();
+    expect(late).toHaveLength(1);
+  });
 });
 
 describe("oversize payloads", () => {

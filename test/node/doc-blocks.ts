@@ -32,13 +32,17 @@ export interface DocBlock {
   readonly before: string;
   /**
    * `<!-- example: name -->` (runs in docs.test.ts), `<!-- compile: name -->` (type-checked there) or
-   * `<!-- file: path -->` (a file of an app, in a guide of `FILE_BLOCK_TESTS`).
+   * `<!-- file: path -->` (a file of an app, in a guide of `FILE_BLOCK_TESTS`), or
+   * `<!-- excerpt: guide path -->` (lines of such a file, quoted elsewhere: `name` is "guide path").
    */
-  readonly marker?: { readonly kind: "example" | "compile" | "file"; readonly name: string };
+  readonly marker?: { readonly kind: "example" | "compile" | "file" | "excerpt"; readonly name: string };
 }
 
 const MARKER = /^<!--\s*(example|compile):\s*([a-z0-9][a-z0-9-]*)\s*-->$/;
 const FILE_MARKER = /^<!--\s*file:\s*(\S+)\s*-->$/;
+const EXCERPT_MARKER = /^<!--\s*excerpt:\s*(\S+ \S+)\s*-->$/;
+/** A line of an excerpt that stands for the lines of the file it leaves out. */
+export const ELISION = "// …";
 const FENCE = /^(\s*)```(\S*)\s*$/;
 
 /** Every fenced block of `text` (a Markdown file named `file`). An unclosed fence is an error. */
@@ -61,11 +65,14 @@ export function blocksOf(file: string, text: string): DocBlock[] {
     const before = k >= 0 ? (lines[k] as string).trim() : "";
     const marked = MARKER.exec(before);
     const fileMarked = FILE_MARKER.exec(before);
+    const excerptMarked = EXCERPT_MARKER.exec(before);
     const marker = marked
       ? { kind: marked[1] as "example" | "compile", name: marked[2] as string }
       : fileMarked
         ? { kind: "file" as const, name: fileMarked[1] as string }
-        : undefined;
+        : excerptMarked
+          ? { kind: "excerpt" as const, name: excerptMarked[1] as string }
+          : undefined;
     blocks.push({ file, line: i + 1, language, code: `${code}\n`, before, ...(marker ? { marker } : {}) });
     i = end;
   }
@@ -98,6 +105,12 @@ export function problemOf(block: DocBlock): string | undefined {
       ? undefined
       : `${where}: <!-- file: … --> blocks are tested only in ${Object.keys(FILE_BLOCK_TESTS).join(", ")}: use <!-- example: name --> or <!-- compile: name -->`;
   }
+  if (block.marker?.kind === "excerpt") {
+    const [guide] = block.marker.name.split(" ");
+    return FILE_BLOCK_TESTS[guide as string]
+      ? undefined
+      : `${where}: <!-- excerpt: guide path --> quotes only files of ${Object.keys(FILE_BLOCK_TESTS).join(", ")}`;
+  }
   if (CODE_LANGUAGES.has(block.language)) {
     if (block.marker) return undefined;
     return `${where}: a ${block.language} block without <!-- example: name --> (runs in docs.test.ts) or <!-- compile: name --> (type-checked) right before it`;
@@ -110,6 +123,29 @@ export function problemOf(block: DocBlock): string | undefined {
   }
   if (EXEMPT_LANGUAGES.has(block.language)) return undefined;
   return `${where}: unknown fence language "${block.language}"`;
+}
+
+/**
+ * What is wrong with an excerpt (empty when nothing): its parts, split at `// …` lines, must be runs of
+ * whole lines of `source` (the quoted file), in the file's order; indentation may differ.
+ */
+export function excerptProblemOf(block: DocBlock, source: string): string | undefined {
+  const where = `${block.file}:${block.line}`;
+  const sourceLines = source.split("\n").map((line) => line.trim());
+  const parts: string[][] = [[]];
+  for (const line of block.code.trimEnd().split("\n")) {
+    if (line.trim() === ELISION) parts.push([]);
+    else parts.at(-1)?.push(line.trim());
+  }
+  let from = 0;
+  for (const part of parts.filter((lines) => lines.length > 0)) {
+    const at = sourceLines.findIndex(
+      (_, start) => start >= from && part.every((line, k) => sourceLines[start + k] === line),
+    );
+    if (at < 0) return `${where}: this part of the excerpt is not in ${block.marker?.name} (in order): ${part[0]}`;
+    from = at + part.length;
+  }
+  return undefined;
 }
 
 /** Whether a block needs the Workers runtime's typings (it imports the Durable Objects adapter or a `cloudflare:` module). */

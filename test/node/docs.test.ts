@@ -2,7 +2,8 @@
 // checked (`<!-- example: name -->`), or is type-checked here with the TypeScript compiler (`<!-- compile: name -->`),
 // or is a ```text signature list after a line ending in "(not a program):". Every example is type-checked too.
 // The one other way: Getting started's `<!-- file: path -->` blocks are the files of its apps, written out,
-// type-checked and run by its own browser test (FILE_BLOCK_TESTS). toml, json, sh and html blocks are exempt
+// type-checked and run by its own browser test (FILE_BLOCK_TESTS); an `<!-- excerpt: guide path -->` elsewhere
+// quotes such a file and is checked line for line against it. toml, json, sh and html blocks are exempt
 // (configuration, shell commands and markup: not TypeScript). The links between the guides must resolve, and
 // the telemetry table must list every event.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +15,15 @@ import "fake-indexeddb/auto";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { type Message, type Result, TELEMETRY_EVENTS } from "../../src/index.ts";
-import { blocksOf, type DocBlock, FILE_BLOCK_TESTS, needsWorkers, problemOf, strayMarkersOf } from "./doc-blocks.ts";
+import {
+  blocksOf,
+  type DocBlock,
+  excerptProblemOf,
+  FILE_BLOCK_TESTS,
+  needsWorkers,
+  problemOf,
+  strayMarkersOf,
+} from "./doc-blocks.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const generated = join(root, "test/node/.generated/docs");
@@ -31,7 +40,7 @@ const blocks = docFiles.flatMap((file) => blocksOf(file, texts.get(file) as stri
 // The blocks this file runs or type-checks (a guide's `<!-- file: … -->` blocks are its own test's).
 const named = blocks.filter(
   (block): block is DocBlock & { marker: { kind: "example" | "compile"; name: string } } =>
-    block.marker !== undefined && block.marker.kind !== "file",
+    block.marker !== undefined && (block.marker.kind === "example" || block.marker.kind === "compile"),
 );
 
 /** How one example is run: the expression whose value the example's module exports, and what it must be. */
@@ -502,6 +511,20 @@ describe("code blocks of README.md and docs/", () => {
     for (const [guide, test] of Object.entries(FILE_BLOCK_TESTS)) {
       expect(readFileSync(join(root, test), "utf8")).toContain(guide);
     }
+  });
+
+  it("every excerpt quotes, line for line and in order, a file of a guide that a test builds and runs", () => {
+    const excerpts = blocks.filter((block) => block.marker?.kind === "excerpt");
+    expect(excerpts.length).toBeGreaterThan(0);
+    for (const excerpt of excerpts) {
+      const [guide, path] = (excerpt.marker?.name ?? "").split(" ");
+      const source = blocks.find((b) => b.file === guide && b.marker?.kind === "file" && b.marker.name === path);
+      expect(source, `${excerpt.file}:${excerpt.line}: ${guide} has no <!-- file: ${path} -->`).toBeDefined();
+      expect(excerptProblemOf(excerpt, source?.code ?? "")).toBeUndefined();
+    }
+    // And an excerpt that drifts from its file is caught.
+    const drifted = { ...(excerpts[0] as DocBlock), code: "const drifted = true;\n" };
+    expect(excerptProblemOf(drifted, "const other = 1;\n")).toMatch(/is not in/);
   });
 
   it("every block's name is unique, and every example is run by a test here (and only those)", () => {

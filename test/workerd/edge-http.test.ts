@@ -316,6 +316,10 @@ describe("httpStatusOf", () => {
       [X3mResponse.serviceTimeout("s", "m", 1), 504],
       [X3mResponse.error("insufficient_funds"), 400],
       [X3mResponse.error({ exception: { name: "Error", message: "x" } }), 400],
+      // The object's storage failed: a server-side failure, nothing changed, send it again.
+      [X3mResponse.error({ code: "load_failed", message: "disk" }), 503],
+      [X3mResponse.error({ code: "save_failed", message: "disk" }), 503],
+      [X3mResponse.error({ code: "other", message: "x" }), 400],
       [null, 500],
     ];
     for (const [response, status] of cases) expect([response, httpStatusOf(response)]).toEqual([response, status]);
