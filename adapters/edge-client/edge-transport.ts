@@ -221,6 +221,9 @@ export function edgeTransport(options: EdgeTransportOptions): EdgeTransport {
       void connect();
     },
     send(text, to) {
+      // A frame for everyone while the edge is away has nobody to reach: the node announces itself to the
+      // edge when it joins, so dropping it loses nothing (and is no failure to report).
+      if (to === undefined && (!socket || socket.readyState !== OPEN || edgeId === undefined)) return;
       if (!socket || socket.readyState !== OPEN) {
         throw new SdkClientError(SdkErrorCode.NODE_CLOSED, "the edge is not connected");
       }

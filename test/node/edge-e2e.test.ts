@@ -109,13 +109,9 @@ async function observed(id: string, options: Partial<EdgeTransportOptions> = {})
   const logger = { log: (entry: LogEntry) => logged.push(entry) };
   const rejected: TelemetryEvent[] = [];
   const socket = recordingWebSocket();
-  // Frames the node could not read. (Not its announcement at connect, before the socket is open: that one has
-  // nobody to go to and is reported SEND_FAILED, as it always was; the edge learns it when it joins.)
   // Larger than the edge's limit: the edge's hello is what stops a frame too large for it.
   const node = createNode({ id, announceIntervalMs: 0, maxFrameBytes: 1_048_576, logger });
-  node.telemetry.on("frame_rejected", (event) => {
-    if (event.metadata.code !== "SEND_FAILED") rejected.push(event);
-  });
+  node.telemetry.on("frame_rejected", (event) => rejected.push(event));
   const transport = edgeTransport({
     url: proxy.url("/x3m/ws"),
     WebSocket: socket.WebSocket,

@@ -119,6 +119,17 @@ describe("edgeTransport", () => {
     await client.close();
   });
 
+  it("connects quietly: its announcement before the edge is there is not a failed send", async () => {
+    const { client, accept, rejected } = await setup();
+    // (`frame_rejected` with code SEND_FAILED is what a failed best-effort send reports, with a `send_failed` warning.)
+    client.register(defineRouter({ name: "later", services: { later: (msg) => msg.ok() }, authorize: () => true }));
+    const edge = await accept(0);
+    expect(rejected).toEqual([]);
+    // and the edge learned every service once it joined
+    expect(edge.discover(Message.new("later"))).toEqual([{ node: "browser-1", router: "later" }]);
+    await client.close();
+  });
+
   it("fails a request in flight at once when the socket drops, and the dispatcher tries another provider", async () => {
     const clock = new VirtualClock();
     const hub = createInProcessHub();
@@ -221,11 +232,13 @@ describe("edgeTransport", () => {
     await client.close();
   });
 
-  it("throws SdkClientError NODE_CLOSED when sending while disconnected; the node then sees no edge", async () => {
+  it("throws SdkClientError NODE_CLOSED when sending to the edge while disconnected; the node then sees no edge", async () => {
     const { client, transport, socket, accept } = await setup();
     await settle();
-    const sendNow = () => transport.send('{"kind":"probe"}');
+    const sendNow = () => transport.send('{"kind":"probe"}', "edge");
     expect(sendNow).toThrow(expect.objectContaining({ name: "SdkClientError", code: "NODE_CLOSED" }));
+    // A frame for everyone has nobody to reach yet: dropped, not an error (the node announces to the edge when it joins).
+    expect(() => transport.send('{"kind":"probe"}')).not.toThrow();
     await accept(0);
     expect(sendNow).not.toThrow();
     expect(() => transport.send('{"kind":"probe"}', "someone-else")).toThrow(
