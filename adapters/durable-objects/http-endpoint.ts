@@ -28,8 +28,8 @@ const HTTP_STATUS: Readonly<Record<ResponseStatus, number>> = {
 };
 
 /**
- * The HTTP status of a resolved message's response, as the dispatch endpoint answers it (the original
- * example app's mapping). `ok` is 200, or 204 when it carries neither `payload` nor `version` (there is
+ * The HTTP status of a resolved message's response, as the dispatch endpoint answers it (the mapping of
+ * X3m.System's example web app, extended). `ok` is 200, or 204 when it carries neither `payload` nor `version` (there is
  * nothing to show, so the endpoint sends no body); `error` is 403 for a router's denial (marked
  * `denied: true`, whatever its reason) and for the reason `"forbidden"`, 503 for a storage failure in the
  * object (`load_failed`, `save_failed`: nothing changed, send it again), 400 for any other error;
@@ -60,7 +60,7 @@ export function httpStatusOf(response: X3mResponse | null): number {
  * has been looked at, the body is unread), the content type (415), the body size, declared and counted
  * while reading (413), then JSON without prototype keys and the zod-validated envelope (400: a request,
  * not halted and without a response). The edge then replaces the client's assigns with the trusted ones
- * plus `principal`, drops client-sent events, answers a private service as unknown (503) and dispatches.
+ * plus `principal`, drops client-sent events, answers a private service as unknown (404) and dispatches.
  * The answer omits `request` and `assigns`: the principal and whatever the pipeline assigned stay inside.
  *
  * @example

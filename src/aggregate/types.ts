@@ -61,7 +61,7 @@ export type Command<TState, TEvent> =
   | CommandHandler<TState, TEvent>
   | {
       readonly validate: CommandValidator<TState, TEvent>;
-      // biome-ignore lint/suspicious/noExplicitAny: the validated request type flows from `validate`.
+      // biome-ignore lint/suspicious/noExplicitAny: `msg.request` is not inferred from `validate`; annotate the handler's message (`AggregateMessage<TEvent, z.infer<typeof schema>>`) to type it.
       readonly handle: CommandHandler<TState, TEvent, any>;
     };
 
