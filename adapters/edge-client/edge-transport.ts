@@ -86,7 +86,9 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
  * once on this side, with `FRAME_TOO_LARGE`, and is never sent), then its announcement. When the socket drops,
  * the edge is reported gone at once (so requests in flight to it fail at once and the dispatcher tries
  * another provider), then the transport reconnects with capped exponential backoff; once the edge speaks
- * again both sides re-announce. Sending while disconnected throws `SdkClientError` `NODE_CLOSED`. The edge's
+ * again both sides re-announce. While disconnected, a frame addressed to the edge throws `SdkClientError`
+ * `NODE_CLOSED` and a frame for everyone is dropped (nobody is there to read it; the node announces itself
+ * again when the edge joins); once closed, every send throws `NODE_CLOSED`. The edge's
  * control frames (limits, pokes, refusals) are handled here and never reach the node.
  *
  * @example
@@ -221,6 +223,7 @@ export function edgeTransport(options: EdgeTransportOptions): EdgeTransport {
       void connect();
     },
     send(text, to) {
+      if (closed) throw new SdkClientError(SdkErrorCode.NODE_CLOSED, "this edge transport is closed");
       // A frame for everyone while the edge is away has nobody to reach: the node announces itself to the
       // edge when it joins, so dropping it loses nothing (and is no failure to report).
       if (to === undefined && (!socket || socket.readyState !== OPEN || edgeId === undefined)) return;

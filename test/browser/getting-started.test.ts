@@ -214,9 +214,20 @@ describe("docs/getting-started.md, from an empty folder", () => {
     await page.goto(`${edge?.origin}/offline.html`);
     // The page's buttons work once its module has run to its last line (it renders the state there).
     await page.waitForFunction(() => (document.getElementById("state")?.textContent ?? "") !== "");
+    /** Waits for the pending count; on a timeout, says what the page shows instead. */
+    const pending = async (count: number) => {
+      try {
+        await page.waitForSelector(`#status[data-pending='${count}']`);
+      } catch (error) {
+        const shown = await page.evaluate<string>(
+          `["status", "answer", "state"].map((id) => "#" + id + ": " + document.getElementById(id)?.textContent).join("; ")`,
+        );
+        throw new Error(`${(error as Error).message} (the page shows ${shown})`);
+      }
+    };
     const settled = async (answer: string) => {
       await page.waitForFunction((text) => document.getElementById("answer")?.textContent?.includes(text), answer);
-      await page.waitForSelector("#status[data-pending='0']");
+      await pending(0);
     };
     await page.click("#open");
     await settled('"status":"created"');
@@ -225,12 +236,12 @@ describe("docs/getting-started.md, from an empty folder", () => {
     await page.check("#offline");
     await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("offline"));
     await page.click("#deposit");
-    await page.waitForSelector("#status[data-pending='1']");
+    await pending(1);
     await page.click("#deposit");
-    await page.waitForSelector("#status[data-pending='2']");
+    await pending(2);
     expect(await page.textContent("#state")).toContain('"balance": 30');
     await page.uncheck("#offline");
-    await page.waitForSelector("#status[data-pending='0']");
+    await pending(0);
     const read = await fetch(`${edge?.origin}/x3m/dispatch`, {
       method: "POST",
       headers: { authorization: "Bearer demo-token", "content-type": "application/json" },
