@@ -46,7 +46,10 @@ export interface SyncStatus {
   readonly rejected: number;
   /** When the last successful sync round ended (epoch ms), from whichever tab synced. */
   readonly lastSyncAt: number | null;
-  /** The last round's error, `null` after a successful round. */
+  /**
+   * The last round's error, `null` after a successful round; or, while the status itself cannot be read
+   * (a storage error), why: the client reads it again, backing off, until it can.
+   */
   readonly lastError: string | null;
 }
 
@@ -268,11 +271,32 @@ export function createOfflineClient<const TAggregates extends Readonly<Record<st
       void refresh();
     }, 10);
   };
+  let statusRetry: (() => void) | undefined;
+  let statusReadFailures = 0;
   /** Re-reads what every tab shares (counts, last sync, the offline switch) and tells listeners. */
   const refresh = coalesced(
     async () => {
       if (closed) return;
-      const summary = await store.summary();
+      let summary: Awaited<ReturnType<OfflineStore["summary"]>>;
+      try {
+        summary = await store.summary();
+      } catch (error) {
+        // A failed read (a transient storage error) must not leave the counts stale until the next change:
+        // read again, backing off, and say why meanwhile.
+        statusReadFailures++;
+        statusRetry ??= clock.setTimeout(
+          () => {
+            statusRetry = undefined;
+            void refresh();
+          },
+          Math.min(5_000, 50 * 2 ** Math.min(statusReadFailures - 1, 10)),
+        );
+        const reason = error instanceof Error ? error.message : String(error);
+        status = { ...status, ...loop.local(), lastError: `the sync status could not be read: ${reason}` };
+        for (const listener of listeners) listener(status);
+        return;
+      }
+      statusReadFailures = 0;
       // The offline switch is shared: another tab may have flipped it since (a newer stamp).
       if (summary.forced.stamp > forcedStamp) {
         forcedStamp = summary.forced.stamp;
@@ -525,6 +549,7 @@ export function createOfflineClient<const TAggregates extends Readonly<Record<st
     async close() {
       closed = true;
       refreshTimer?.();
+      statusRetry?.();
       doorbell.close();
       for (const host of hosts.values()) host.close();
       await loop.close();

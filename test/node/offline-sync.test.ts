@@ -3,7 +3,7 @@
 // checks of the client's rules; the real edge Worker and real IndexedDB are exercised in Chromium by
 // test/browser/sync.test.ts.
 import * as fake from "fake-indexeddb";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createOfflineClient, openIndexedDbEventStore } from "../../adapters/indexeddb/index.ts";
 import {
   admitClientMessage,
@@ -420,6 +420,35 @@ describe("offline client (fake-indexeddb, the core's sync server)", () => {
     edge.setPortal(false);
     await synced();
     expect(await edge.store.version("account-a1")).toBe(0);
+  });
+
+  it("a status read that fails is read again: the pending count never stays stale, and the failure is shown meanwhile", async () => {
+    const edge = standInEdge();
+    const { client, run } = await tab(edge);
+    client.setOnline(false);
+    await run("open_account", { id: "a1", owner: "Ada" });
+    await until(() => client.status().pending === 1, "the first command counted");
+    // The next two status reads fail (a transient storage error); commands themselves still work.
+    const count = fake.IDBIndex.prototype.count;
+    let failures = 2;
+    const spy = vi.spyOn(fake.IDBIndex.prototype, "count").mockImplementation(function (
+      this: InstanceType<typeof fake.IDBIndex>,
+      ...args: Parameters<typeof count>
+    ) {
+      if (args[0] === "pending" && failures-- > 0) throw new DOMException("the disk hiccupped", "UnknownError");
+      return count.apply(this, args);
+    });
+    try {
+      const seen: (string | null)[] = [];
+      client.subscribe((status) => seen.push(status.lastError));
+      expect(await run("deposit", { id: "a1", amount: 5 })).toEqual({ status: "ok", version: 1 });
+      await until(() => client.status().pending === 2, "the second command counted, after the failed reads");
+      expect(failures).toBe(-1); // both failures happened, then reads worked again
+      expect(seen).toContain("the sync status could not be read: the disk hiccupped");
+      expect(client.status().lastError).toBeNull();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("the offline switch is shared by the tabs of one database", async () => {
