@@ -1,5 +1,5 @@
 // Exactly once with no window, on the memory substrate (the Durable Object and IndexedDB substrates run the
-// same host and pass the same store contract; test/workerd/exactly-once.test.ts repeats the edge cases there):
+// same host and pass the same store contract; the workerd and browser suites re-push past 10,000 there):
 // every final answer is recorded with the command's effects, so a re-delivered command is answered, never
 // re-run; offline clients' commands are ordered and de-duplicated by per-client sequence numbers.
 import { describe, expect, it } from "vitest";
@@ -275,7 +275,7 @@ describe("offline clients' commands: per-client sequence numbers", () => {
   });
 
   it("a denial bumps the sequence like any final answer, so it never blocks the queue", async () => {
-    const { host, ada, node } = setup();
+    const { host, ada, node, store } = setup();
     await node.dispatch(ada("open", { id: "w1" }));
     const results = await host.sync.runClientCommands(
       "w1",
@@ -288,5 +288,8 @@ describe("offline clients' commands: per-client sequence numbers", () => {
       ["rejected", "error"],
       ["rejected", "error"],
     ]);
+    // Both are denials, not a denial and then a gap: the first one moved the sequence.
+    expect(results.map((r) => r.response?.denied)).toEqual([true, true]);
+    expect(await store.clientSequence("wallet-w1", "c9")).toBe(2);
   });
 });

@@ -335,8 +335,12 @@ describe("IndexedDB event store: connections", () => {
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
     });
-    old.transaction("x3m_streams", "readwrite").objectStore("x3m_streams").put({ stream: "acc", version: 0, epoch: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    const written = old.transaction("x3m_streams", "readwrite");
+    written.objectStore("x3m_streams").put({ stream: "acc", version: 0, epoch: 0 });
+    await new Promise((resolve, reject) => {
+      written.oncomplete = resolve;
+      written.onerror = () => reject(written.error);
+    });
     old.close();
     const store = await openIndexedDbEventStore({ indexedDB, name: "old" });
     expect(store.db.version).toBe(X3M_SCHEMA_VERSION);

@@ -65,13 +65,20 @@ describe("dispatch timeouts", () => {
     const { node, door } = slowNode(clock);
     node.subscribe("news", "slow");
     const options = { timeoutMs: Number.POSITIVE_INFINITY };
-    const pending = [node.dispatch(Message.new("slow"), options), node.publish("news", Message.new("n"), options)];
+    const pending = [
+      node.dispatch(Message.new("slow"), options),
+      node.publish("news", Message.new("n"), options),
+      node.cast(Message.new("slow"), options),
+      node.authorized(Message.new("slow"), options),
+    ] as const;
     expect(clock.pendingTimers).toBe(0);
     await clock.advance(100 * 365 * 86_400_000);
     door.open();
-    const [reply, deliveries] = await Promise.all(pending);
-    expect((reply as Message).response).toEqual({ status: "ok", payload: "late but there" });
+    const [reply, deliveries, cast, authorized] = await Promise.all(pending);
+    expect(reply.response).toEqual({ status: "ok", payload: "late but there" });
     expect(deliveries).toMatchObject([{ node: "local", service: "slow", ok: true }]);
+    expect(cast).toEqual({ accepted: true, node: "local" });
+    expect(authorized).toBe(true);
     await node.close();
   });
 
