@@ -1,4 +1,4 @@
-import { SdkClientError, SdkErrorCode } from "../../src/index.ts";
+import { defaultTicketUrl, fetchTicket, SdkClientError, SdkErrorCode, withParam } from "../../src/index.ts";
 
 /**
  * How the client gets a ticket before each (re)connection: `POST <url>` with `headers` and body `{}`, which
@@ -15,56 +15,6 @@ export interface EdgeTicketOptions {
   readonly url?: string;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
-}
-
-/** The http(s) ticket URL of a ws(s) endpoint: the edge serves tickets at its WebSocket path + `/ticket`. */
-function defaultTicketUrl(url: string): string {
-  const target = new URL(url);
-  target.protocol = target.protocol === "wss:" ? "https:" : target.protocol === "ws:" ? "http:" : target.protocol;
-  target.pathname = `${target.pathname.replace(/\/$/, "")}/ticket`;
-  target.search = "";
-  return target.toString();
-}
-
-/** `url` with `name=value` as a query parameter: browsers cannot set headers on a WebSocket. */
-function withParam(url: string, name: string, value: string): string {
-  const target = new URL(url);
-  target.searchParams.set(name, value);
-  return target.toString();
-}
-
-/** The edge's `{ error: { code, message } }` of a refused request, or its status when the body is not that. */
-async function describeRefusal(reply: Response): Promise<string> {
-  try {
-    const { error } = (await reply.json()) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof error?.code === "string") return `${reply.status} ${error.code}: ${String(error.message)}`;
-  } catch {
-    // not the edge's JSON (a proxy's page): the status says enough
-  }
-  return String(reply.status);
-}
-
-/** A fresh ticket from the edge; throws `SdkClientError` `NODE_CLOSED` saying why there is none. */
-async function fetchTicket(options: EdgeTicketOptions, ticketUrl: string): Promise<string> {
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const headers = { "content-type": "application/json", ...(await options.headers?.()) };
-  let reply: Response;
-  try {
-    reply = await doFetch(ticketUrl, { method: "POST", headers, body: "{}" });
-  } catch (error) {
-    throw new SdkClientError(SdkErrorCode.NODE_CLOSED, `no ticket: ${ticketUrl} is unreachable`, { cause: error });
-  }
-  if (!reply.ok) {
-    throw new SdkClientError(
-      SdkErrorCode.NODE_CLOSED,
-      `no ticket: ${ticketUrl} refused the request (${await describeRefusal(reply)})`,
-    );
-  }
-  const body = (await reply.json().catch(() => undefined)) as { ticket?: unknown } | undefined;
-  if (typeof body?.ticket !== "string" || body.ticket === "") {
-    throw new SdkClientError(SdkErrorCode.NODE_CLOSED, `no ticket: ${ticketUrl} answered no \`ticket\``);
-  }
-  return body.ticket;
 }
 
 /**

@@ -1,4 +1,11 @@
-import { type Clock, decodeLiveFrame, encodeLiveFrame } from "../../src/index.ts";
+import {
+  type Clock,
+  decodeLiveFrame,
+  defaultTicketUrl,
+  encodeLiveFrame,
+  fetchTicket,
+  withParam,
+} from "../../src/index.ts";
 import type { SyncEndpoint } from "./sync-protocol.ts";
 
 /** Where the edge's live channel is (its WebSocket endpoint) and how to open it. */
@@ -25,14 +32,6 @@ export interface LivePokes {
   /** Tells the edge what this client tracks now (sent when it changed, and on every new connection). */
   track(aggregates: readonly { aggregate: string; id: string }[]): void;
   stop(): void;
-}
-
-/** The http(s) ticket URL of a ws(s) endpoint. */
-function defaultTicketUrl(url: string): string {
-  const target = new URL(url);
-  target.protocol = target.protocol === "wss:" ? "https:" : "http:";
-  target.pathname = `${target.pathname.replace(/\/$/, "")}/ticket`;
-  return target.toString();
 }
 
 /**
@@ -76,22 +75,14 @@ export function createLivePokes(options: {
     if (!running || !Socket) return;
     let ticket: string;
     try {
-      const doFetch = endpoint.fetch ?? globalThis.fetch.bind(globalThis);
-      const reply = await doFetch(live.ticketUrl ?? defaultTicketUrl(live.url), {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(await endpoint.headers?.()) },
-        body: "{}",
-      });
-      if (!reply.ok) throw new Error(`ticket: ${reply.status}`);
-      ticket = ((await reply.json()) as { ticket: string }).ticket;
+      // The sync endpoint's headers authenticate the ticket request; a relative `ticketUrl` is fine here.
+      ticket = await fetchTicket(endpoint, live.ticketUrl ?? defaultTicketUrl(live.url));
     } catch {
       retry();
       return;
     }
     if (!running) return;
-    const target = new URL(live.url);
-    target.searchParams.set("ticket", ticket);
-    const current = new Socket(target.toString());
+    const current = new Socket(withParam(live.url, "ticket", ticket));
     socket = current;
     current.addEventListener("open", () => {
       failures = 0;

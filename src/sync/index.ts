@@ -18,3 +18,4 @@ export {
   syncErrorSchema,
 } from "./protocol.ts";
 export { runChanges, runPush, type SyncServerContext } from "./server.ts";
+export { defaultTicketUrl, fetchTicket, type TicketFetch, type TicketRequestOptions, withParam } from "./tickets.ts";
