@@ -758,7 +758,14 @@ describe("scheduler: on whose behalf a scheduled message runs", () => {
 
   it("pinnedAssigns names further assigns fixed at schedule time; the alarm record keeps them", async () => {
     const seen: unknown[] = [];
-    const { clock, scheduler, store, node } = setup({ pinnedAssigns: ["principal", "tenant"] });
+    const { clock, scheduler, store, node } = setup({
+      pinnedAssigns: ["principal", "tenant"],
+      // The first delivery is retried with a replacement that moves it to another tenant (and locale).
+      serviceResponded: (resolved) =>
+        resolved.assigns.dispatchAttempts === 1
+          ? { retryInMs: 5, message: resolved.assign("tenant", "t-2").assign("locale", "de") }
+          : defaultServiceResponded(resolved),
+    });
     node.register(
       defineRouter({
         name: "tenants",
@@ -772,6 +779,18 @@ describe("scheduler: on whose behalf a scheduled message runs", () => {
     expect(await store.get(msg.id)).toMatchObject({ pinned: { tenant: "t-1" } });
     await clock.advance(10);
     expect(seen).toEqual([expect.objectContaining({ tenant: "t-1", locale: "fr" })]);
+    // The saved retry: the replacement's unpinned locale, the tenant it was scheduled with.
+    expect(await store.get(msg.id)).toMatchObject({
+      attempts: 1,
+      pinned: { tenant: "t-1" },
+      message: { assigns: { tenant: "t-1", locale: "de" } },
+    });
+    await clock.advance(5);
+    expect(seen).toEqual([
+      expect.objectContaining({ tenant: "t-1", locale: "fr" }),
+      expect.objectContaining({ tenant: "t-1", locale: "de", dispatchAttempts: 2 }),
+    ]);
+    expect(await store.count()).toBe(0);
   });
 });
 
