@@ -1,18 +1,10 @@
 // A minimal classic-WebDriver client (W3C WebDriver over HTTP) for WebKitWebDriver, which serves one
 // session at a time and no BiDi: one command at a time per session, on the session's "current" window.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../../free-port.ts";
 import { descendantsNamed } from "./processes.ts";
 
 type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** One session: a WebKitWebDriver process and the MiniBrowser it started; its windows are pages. */
 export class WebDriverSession {
