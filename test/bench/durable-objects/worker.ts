@@ -50,6 +50,19 @@ const RAW_TABLE = `CREATE TABLE IF NOT EXISTS raw_events (
   position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL,
   type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at INTEGER NOT NULL)`;
 
+/** The raw baseline's one statement: deposit `i` of stream "raw" into `raw_events`, as both baselines write it. */
+function insertRawEvent(sql: SqlStorage, i: number, data: string, metadata: string): void {
+  sql.exec(
+    "INSERT INTO raw_events (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+    "raw",
+    i,
+    "Deposited",
+    data,
+    metadata,
+    Date.now(),
+  );
+}
+
 /**
  * The platform floor: `n` plain `INSERT`s of a deposit's stored data and metadata text (the exact strings
  * the store wrote for one) into `raw_events`, one statement per awaited call. `inTransaction` wraps each
@@ -63,16 +76,7 @@ async function rawInsertLoop(
 ): Promise<Timed & { bytes: number }> {
   const { sql } = storage;
   sql.exec("DELETE FROM raw_events");
-  const insert = (i: number) =>
-    sql.exec(
-      "INSERT INTO raw_events (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-      "raw",
-      i,
-      "Deposited",
-      data,
-      metadata,
-      Date.now(),
-    );
+  const insert = (i: number) => insertRawEvent(sql, i, data, metadata);
   // An async call per insert, awaited, as every command and store append is.
   const call = inTransaction
     ? async (i: number) => storage.transactionSync(() => insert(i))
@@ -253,15 +257,7 @@ export class AccountObjectBench extends defineAggregateObject(account) {
   async rawInsertOnce(i: number): Promise<void> {
     this.#sample ??= depositSample(this.ctx.storage);
     const [data, metadata] = this.#sample;
-    this.ctx.storage.sql.exec(
-      "INSERT INTO raw_events (stream, version, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-      "raw",
-      i,
-      "Deposited",
-      data,
-      metadata,
-      Date.now(),
-    );
+    insertRawEvent(this.ctx.storage.sql, i, data, metadata);
   }
 
   /** A new account for the Worker-side loop of `execute` calls. */
