@@ -115,7 +115,7 @@ export async function syncBench(): Promise<void> {
       [
         [
           "one request per aggregate, in turn (how protocol 1 pulled; raw, no IndexedDB) (baseline)",
-          "100",
+          String(perAggregate[0]?.requests ?? "-"),
           fmt(base, 0),
           "1.00×",
         ],
