@@ -16,6 +16,7 @@ import {
   trackKey,
 } from "./outbox.ts";
 import { EVENT_STORE_NAMES, X3M_STORES, type X3mDatabase, type X3mTransaction } from "./schema.ts";
+import { abortQuietly } from "./storage-error.ts";
 
 const byClientSeq = (a: OutboxRow, b: OutboxRow) => a.clientSeq - b.clientSeq;
 const bySeq = (a: OutboxRow, b: OutboxRow) => (a.seq ?? 0) - (b.seq ?? 0);
@@ -124,11 +125,7 @@ export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore 
     tx.objectStore(SYNC_STORE).put({ key: stampKey(stream), stamp: stamp + 1 } satisfies StampRow);
   /** Aborts `tx` (nothing it wrote stays) and waits until it has ended. */
   const abort = async (tx: X3mTransaction) => {
-    try {
-      tx.abort();
-    } catch {
-      // already ended
-    }
+    abortQuietly(tx);
     await tx.done.catch(() => {});
   };
   let clientIdOnce: Promise<string> | undefined;
