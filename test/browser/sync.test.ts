@@ -80,6 +80,19 @@ const drained = (page: Page) =>
     "the outbox to drain",
   );
 
+/** Waits for the tab's one rejection report, then checks it: the withdraw of `amount`, for insufficient funds. */
+async function rejectedWithdraw(page: Page, amount: number): Promise<void> {
+  await until(
+    page,
+    () => runScenario<unknown[]>(page, "rejected"),
+    (r) => r.length === 1,
+    "the rejection report",
+  );
+  expect(await runScenario(page, "rejected")).toEqual([
+    { service: "withdraw", amount, response: { status: "error", reason: "insufficient_funds" } },
+  ]);
+}
+
 const edgeStream = (page: Page, id: string) => runScenario<EdgeStream>(page, "edgeEvents", { id });
 const depositAmounts = (stream: EdgeStream) =>
   stream.events.filter((e) => e.data.type === "Deposited").map((e) => e.data.amount as number);
@@ -196,15 +209,7 @@ describe(`offline-first sync (${ENGINE_LABEL} + local edge Worker)`, () => {
       200,
     );
     await runScenario(page, "losePushAnswers", false);
-    await until(
-      page,
-      () => runScenario<unknown[]>(page, "rejected"),
-      (r) => r.length === 1,
-      "the rejection report",
-    );
-    expect(await runScenario(page, "rejected")).toEqual([
-      { service: "withdraw", amount: 80, response: { status: "error", reason: "insufficient_funds" } },
-    ]);
+    await rejectedWithdraw(page, 80);
     const types = (await edgeStream(page, id)).events.map((e) => e.data.type);
     expect(types).toEqual(["AccountOpened", "Deposited", "Withdrawn", "WithdrawalRejected", "Deposited"]);
     await page.close();
@@ -229,15 +234,7 @@ describe(`offline-first sync (${ENGINE_LABEL} + local edge Worker)`, () => {
     await drained(first);
     for (const page of [first, second]) await confirmed(page, id, 5);
     for (const page of [first, second]) {
-      await until(
-        page,
-        () => runScenario<unknown[]>(page, "rejected"),
-        (r) => r.length === 1,
-        "the report",
-      );
-      expect(await runScenario(page, "rejected")).toEqual([
-        { service: "withdraw", amount: 8, response: { status: "error", reason: "insufficient_funds" } },
-      ]);
+      await rejectedWithdraw(page, 8);
       // 10 - 7 (the edge) + 5 (second tab) - 6 (third command, applied on the rebased state) = 2.
       expect(await runScenario(page, "view", { id })).toMatchObject({ state: { balance: 2 }, version: 5 });
     }
