@@ -56,6 +56,8 @@ export function defineConnectionObject<TEnv = Cloudflare.Env>(options: EdgeWorke
   const resolved = resolveEdgeOptions(options);
   return class ConnectionObject extends DurableObject implements ConnectionObjectRpc {
     #node: SystemNode | undefined;
+    /** The shard this object serves (its name): fixed per object, kept in `x3m_meta` for after a wake. */
+    #shard: string | undefined;
     readonly #link: ReturnType<typeof connectionTransport>;
 
     constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -105,6 +107,7 @@ export function defineConnectionObject<TEnv = Cloudflare.Env>(options: EdgeWorke
         "INSERT INTO x3m_meta (key, value) VALUES ('shard', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         shard,
       );
+      this.#shard = shard;
       const { 0: client, 1: server } = new WebSocketPair();
       const key = crypto.randomUUID();
       this.ctx.acceptWebSocket(server, [key]);
@@ -181,6 +184,15 @@ export function defineConnectionObject<TEnv = Cloudflare.Env>(options: EdgeWorke
       this.#link.gone(hibernatable);
     }
 
+    /** This object's shard: known since the upgrade, or read back from storage after a wake. */
+    #shardOf(): string | undefined {
+      this.#shard ??= firstRow<{ value: string }>(
+        this.ctx.storage,
+        "SELECT value FROM x3m_meta WHERE key = 'shard'",
+      )?.value;
+      return this.#shard;
+    }
+
     /** A control frame: `track` replaces what the socket tracks, and registers this object with new aggregates. */
     async #live(socket: HibernatableSocket, text: string): Promise<void> {
       const frame = decodeLiveFrame(text);
@@ -188,32 +200,25 @@ export function defineConnectionObject<TEnv = Cloudflare.Env>(options: EdgeWorke
         socket.send(encodeLiveFrame({ live: "refused", code: "INVALID_FRAME", message: "unknown control frame" }));
         return;
       }
-      const { key } = socket.deserializeAttachment() as SocketAttachment;
+      const { key, principal } = socket.deserializeAttachment() as SocketAttachment;
       const namespaces = resolved.sync?.aggregates(this.env as TEnv) ?? {};
       const tracked = frame.aggregates.filter(({ aggregate }) => Object.hasOwn(namespaces, aggregate));
       const sql = this.ctx.storage.sql;
       const fresh = this.ctx.storage.transactionSync(() => {
         sql.exec("DELETE FROM x3m_tracks WHERE socket = ?", key);
-        const unwatched: typeof tracked = [];
-        for (const { aggregate, id } of tracked) {
+        for (const { aggregate, id } of tracked)
           sql.exec("INSERT OR IGNORE INTO x3m_tracks (socket, aggregate, id) VALUES (?, ?, ?)", key, aggregate, id);
-          const watching = firstRow(
-            this.ctx.storage,
-            "SELECT 1 AS yes FROM x3m_watching WHERE aggregate = ? AND id = ?",
-            aggregate,
-            id,
-          );
-          if (!watching) unwatched.push({ aggregate, id });
-        }
-        return unwatched;
+        // What this socket tracks that the object does not watch yet: one query, not one per entry.
+        return rows<{ aggregate: string; id: string }>(
+          this.ctx.storage,
+          `SELECT aggregate, id FROM x3m_tracks AS t WHERE socket = ?
+             AND NOT EXISTS (SELECT 1 FROM x3m_watching AS w WHERE w.aggregate = t.aggregate AND w.id = t.id)`,
+          key,
+        );
       });
-      const shard = firstRow<{ value: string }>(
-        this.ctx.storage,
-        "SELECT value FROM x3m_meta WHERE key = 'shard'",
-      )?.value;
+      const shard = this.#shardOf();
       if (!shard) return;
       // A client may only be poked about aggregates it may read: the same rule as the changes feed.
-      const principal = (socket.deserializeAttachment() as SocketAttachment).principal;
       await Promise.all(
         fresh.map(async ({ aggregate, id }) => {
           const allowed =
