@@ -15,6 +15,7 @@ import {
   type Transport,
   type TransportLink,
 } from "../../src/index.ts";
+import { stableJson } from "./stable-json.ts";
 
 /** What a connection object keeps with each socket (it survives hibernation; at most 16 KiB). */
 export interface SocketAttachment {
@@ -47,7 +48,8 @@ export interface ConnectionTransportOptions {
 }
 
 const attachmentOf = (socket: HibernatableSocket) => socket.deserializeAttachment() as SocketAttachment;
-const samePrincipal = (a: Principal, b: Principal) => JSON.stringify(a) === JSON.stringify(b);
+/** One principal, whatever order its keys came in (two sign-ins may build it differently). */
+const samePrincipal = (a: Principal, b: Principal) => stableJson(a) === stableJson(b);
 
 /** Reads a field of a frame too large to parse, from its first kilobytes (bounded, never throws). */
 function peek(text: string, field: string): string | undefined {
