@@ -236,11 +236,13 @@ export function connectionTransport(options: ConnectionTransportOptions) {
       let sender = attachment.clientId ?? undefined;
       if (decoded.ok && attachment.clientId === null) {
         const { from } = decoded.value;
+        // At most one socket holds a client id (it is bound only when none does).
         const holder = socketOf(from);
         // The same principal reconnecting (its old socket not closed yet, or half open) takes its id over;
         // another principal never can.
-        if (holder && samePrincipal(attachmentOf(holder).principal, attachment.principal)) release(holder);
-        const taken = from === link.nodeId || from === LOCAL || socketOf(from) !== undefined;
+        const released = holder !== undefined && samePrincipal(attachmentOf(holder).principal, attachment.principal);
+        if (released) release(holder);
+        const taken = from === link.nodeId || from === LOCAL || (holder !== undefined && !released);
         if (!taken) {
           socket.serializeAttachment({ ...attachment, clientId: from } satisfies SocketAttachment);
           sender = from;
