@@ -1,18 +1,17 @@
 import { type Clock, systemClock } from "../clock.ts";
-import { SdkClientError, SdkErrorCode } from "../errors.ts";
+import { describeError, SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { ClientSequence, EventMetadata, RecordedEvent } from "../event-store/event-store.ts";
 import { logTo, silentLogger } from "../logger.ts";
 import { Message } from "../message.ts";
 import { Response } from "../response.ts";
 import type { ServiceHandler } from "../router.ts";
-import { describeError } from "../serve.ts";
 import { createTelemetry } from "../telemetry.ts";
+import { aggregateDenial } from "./authorize.ts";
 import {
   type AggregateRoute,
   type ClientCommand,
   type ClientCommandResult,
   markAggregateService,
-  outcomeOf,
   type SyncAggregate,
 } from "./client-commands.ts";
 import { foldEvents, initialStateOf, runCommand } from "./define-aggregate.ts";
@@ -21,11 +20,6 @@ import { type Flow, isSuccess, mapResponse } from "./responses.ts";
 import type { AnyAggregate, CommandNameOf, StateOf } from "./types.ts";
 
 const PAGE_SIZE = 1_000;
-
-/** A denial's answer, as a router's (marked `denied`): `false`, `null` and `undefined` become `"forbidden"`. */
-function denial(verdict: unknown): Response {
-  return Response.denied(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict);
-}
 
 /** One aggregate id's place in memory: its loaded state (if any) and the queue of its commands. */
 interface Slot<TState> {
@@ -309,16 +303,6 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
 
   // ---- one command --------------------------------------------------------------------------------
 
-  /** The aggregate's own `authorize` on `state` (allowed without one); a throw denies. */
-  const authorizeOn = async (message: Message, state: TState): Promise<unknown> => {
-    if (!aggregate.authorize) return true;
-    try {
-      return await aggregate.authorize(message, state);
-    } catch {
-      return false;
-    }
-  };
-
   const failure = (message: Message, code: "load_failed" | "save_failed", error: unknown) =>
     message.error({ code, message: describeError(error).message });
 
@@ -392,10 +376,11 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     };
 
     // The aggregate's own authorization sees the state this command runs on, in the same turn.
-    const verdict = aggregate.authorize ? await authorizeOn(message, current.state) : true;
-    if (verdict !== true) {
+    let denied = aggregateDenial(aggregate, message, current.state);
+    if (denied instanceof Promise) denied = await denied; // a synchronous rule costs no tick
+    if (denied) {
       discardIfNew();
-      return answer(denial(verdict));
+      return answer(denied);
     }
 
     // The command starts clean: events (or a request) that arrived with the message are never persisted.
@@ -535,7 +520,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
             stopped = true;
             return { status: "retry", response: reply.response };
           }
-          return { status: outcomeOf(reply.response), response: reply.response };
+          return { status: isSuccess(reply.response) ? "applied" : "rejected", response: reply.response };
         }),
       ),
     );
@@ -634,8 +619,8 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         const current = await getState(prepared.aggregateMeta.id as string);
         if (!current) return prepared.return(Response.notFound());
         // A read is checked by the aggregate's own rule too, on the state it would show.
-        const verdict = await authorizeOn(prepared, current.state);
-        return verdict === true ? prepared.ok(current) : prepared.return(denial(verdict));
+        const denied = await aggregateDenial(aggregate, prepared, current.state);
+        return denied ? prepared.return(denied) : prepared.ok(current);
       };
     },
     getState,

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../clock.ts";
+import { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "../clock.ts";
 import { SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { EventSource, RecordedEvent } from "../event-store/event-store.ts";
 import type { CheckpointApply, CheckpointStore, CommitResult } from "./checkpoint-store.ts";
@@ -130,17 +130,14 @@ export class MissedEventError extends Error {
   }
 }
 
-/** Real timers fire at once above 2^31 - 1 ms. */
-const MAX_DELAY_MS = 2_147_483_647;
-
 type Outcome = "applied" | "gap" | "mismatch" | "failed" | "stopped";
 type Timer = { readonly kind: "recovery" | "poll"; readonly cancel: () => void };
 type Waiter = { readonly position: number; readonly settle: (reached: boolean) => void };
 
 function delayOption(value: number | undefined, fallback: number, what: string): number {
   const delay = value ?? fallback;
-  if (!Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY_MS)
-    invalid(`${what} must be between 0 and ${MAX_DELAY_MS}`);
+  if (!Number.isFinite(delay) || delay < 0 || delay > MAX_TIMER_DELAY_MS)
+    invalid(`${what} must be between 0 and ${MAX_TIMER_DELAY_MS}`);
   return delay;
 }
 
@@ -214,7 +211,8 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
     return run;
   };
 
-  const jittered = (baseMs: number) => Math.min(baseMs + Math.floor(random() * (recoveryJitterMs + 1)), MAX_DELAY_MS);
+  const jittered = (baseMs: number) =>
+    Math.min(baseMs + Math.floor(random() * (recoveryJitterMs + 1)), MAX_TIMER_DELAY_MS);
 
   const setTimer = (kind: Timer["kind"], delayMs: number) => {
     timer?.cancel();
@@ -434,7 +432,7 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
       return new Promise<boolean>((resolve) => {
         const cancel = clock.setTimeout(
           () => waiter.settle(false),
-          Math.min(Math.max(0, timeoutMs || 0), MAX_DELAY_MS),
+          Math.min(Math.max(0, timeoutMs || 0), MAX_TIMER_DELAY_MS),
         );
         const waiter: Waiter = {
           position,
