@@ -306,6 +306,32 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   const failure = (message: Message, code: "load_failed" | "save_failed", error: unknown) =>
     message.error({ code, message: describeError(error).message });
 
+  /**
+   * Whether a command may run: its answer if it was answered before (however long ago: the store keeps
+   * every answer), a refusal if it is out of its client's order, else nothing. May throw (a store read).
+   */
+  const earlierTurn = async (
+    stream: string,
+    messageId: string,
+    client: ClientSequence | undefined,
+    processed: Map<string, Response> | undefined,
+  ): Promise<{ answered: Response } | { refusal: Response } | undefined> => {
+    let last = 0;
+    if (client) {
+      last = await store.clientSequence(stream, client.clientId);
+      // Never out of order: the client's earlier commands on this aggregate have not arrived.
+      if (client.seq > last + 1) {
+        return { refusal: Response.error({ code: "sequence_gap", expected: last + 1, received: client.seq }) };
+      }
+    }
+    const answered = processed?.get(messageId) ?? (await store.findAnswer(stream, messageId));
+    if (answered) return { answered };
+    // The client used this number for another command: a client bug, never a reason to run this one.
+    if (client && client.seq <= last)
+      return { refusal: Response.error({ code: "sequence_reused", seq: client.seq, last }) };
+    return undefined;
+  };
+
   const execute = async (
     slot: Slot<TState>,
     command: string,
@@ -315,29 +341,17 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   ): Promise<Message> => {
     const stream = streamName(slot.id);
 
-    // A command answered before (however long ago: the store keeps every answer) is not run again.
-    let lastSeq = 0;
-    let answered: Response | undefined;
+    let earlier: Awaited<ReturnType<typeof earlierTurn>>;
     try {
-      if (client) {
-        lastSeq = await store.clientSequence(stream, client.clientId);
-        // Never out of order: the client's earlier commands on this aggregate have not arrived.
-        if (client.seq > lastSeq + 1) {
-          return message.return(Response.error({ code: "sequence_gap", expected: lastSeq + 1, received: client.seq }));
-        }
-      }
-      answered = slot.loaded?.processed.get(message.id) ?? (await store.findAnswer(stream, message.id));
+      earlier = await earlierTurn(stream, message.id, client, slot.loaded?.processed);
     } catch (error) {
       return failure(message, "load_failed", error);
     }
-    if (answered) {
-      if (slot.loaded) remember(slot.loaded.processed, message.id, answered);
+    if (earlier && "refusal" in earlier) return message.return(earlier.refusal);
+    if (earlier) {
+      if (slot.loaded) remember(slot.loaded.processed, message.id, earlier.answered);
       if (client === undefined) warnRedelivered(message);
-      return message.return(answered);
-    }
-    if (client && client.seq <= lastSeq) {
-      // The client used this number for another command: a client bug, never a reason to run this one.
-      return message.return(Response.error({ code: "sequence_reused", seq: client.seq, last: lastSeq }));
+      return message.return(earlier.answered);
     }
 
     /**
@@ -543,15 +557,8 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     const carrier = Message.new("x3m.refused", { id: messageId, dryRun: false });
     const stream = streamName(slot.id);
     try {
-      const last = await store.clientSequence(stream, client.clientId);
-      if (client.seq > last + 1) {
-        return carrier.return(Response.error({ code: "sequence_gap", expected: last + 1, received: client.seq }));
-      }
-      const answered = await store.findAnswer(stream, messageId);
-      if (answered) return carrier.return(answered);
-      if (client.seq <= last) {
-        return carrier.return(Response.error({ code: "sequence_reused", seq: client.seq, last }));
-      }
+      const earlier = await earlierTurn(stream, messageId, client, undefined);
+      if (earlier) return carrier.return("answered" in earlier ? earlier.answered : earlier.refusal);
       await store.recordAnswer(stream, { messageId, response: refusal, client });
     } catch (error) {
       return failure(carrier, "save_failed", error);
