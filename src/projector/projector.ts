@@ -167,6 +167,16 @@ function invalid(message: string): never {
  * await projector.waitFor(await store.lastPosition(), 1_000); // true: totals.get("acc-1") === 5
  */
 export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>): Projector {
+  return createProjector(options).projector;
+}
+
+/**
+ * @internal A projector, and its replay from position 0 once its checkpoint was reset by someone else
+ * (a sharded projector resets every shard's checkpoint in one transaction, then replays each shard).
+ */
+export function createProjector<TTx = undefined>(
+  options: ProjectorOptions<TTx>,
+): { readonly projector: Projector; replayAfterReset(): Promise<void> } {
   const { name, source, checkpoints, clock = systemClock, random = Math.random } = options;
   if (typeof name !== "string" || name === "") invalid("name must be a non-empty string");
   if (typeof options.handle !== "function") invalid(`"${name}": handle must be a function`);
@@ -399,7 +409,21 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
     });
   };
 
-  return {
+  /** Reads again from position 0, after resetting the checkpoint (and the read model) when `reset`. */
+  const replay = async (reset: boolean) => {
+    const gen = generation;
+    const caughtUp = await serialize(async () => {
+      if (reset) await checkpoints.reset(name, options.truncate && ((tx) => options.truncate?.(tx)));
+      committed = 0;
+      seen = 0;
+      if (status === "stopped" || gen !== generation) return true;
+      status = "catching_up";
+      return catchUp(gen);
+    });
+    if (!caughtUp && gen === generation) throw lastError;
+  };
+
+  const projector: Projector = {
     name,
     start: async () => {
       if (status !== "stopped") return;
@@ -445,18 +469,7 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
         waiters.add(waiter);
       });
     },
-    rebuild: async () => {
-      const gen = generation;
-      const caughtUp = await serialize(async () => {
-        await checkpoints.reset(name, options.truncate && ((tx) => options.truncate?.(tx)));
-        committed = 0;
-        seen = 0;
-        if (status === "stopped" || gen !== generation) return true;
-        status = "catching_up";
-        return catchUp(gen);
-      });
-      if (!caughtUp && gen === generation) throw lastError;
-    },
+    rebuild: () => replay(true),
     get status() {
       return status;
     },
@@ -464,4 +477,5 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
       return lastError;
     },
   };
+  return { projector, replayAfterReset: () => replay(false) };
 }
