@@ -5,7 +5,7 @@
 export * from "./aggregate/index.ts";
 export { admitClientMessage, clientAssigns, type Principal } from "./client-envelope.ts";
 export { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "./clock.ts";
-export { isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
+export { describeError, isSdkClientError, type Result, SdkClientError, SdkErrorCode } from "./errors.ts";
 export * from "./event-store/index.ts";
 export {
   type AcceptedFrame,

@@ -31,8 +31,6 @@ export interface ServeContext {
 /** A serve result: synchronous when every user callback on the way was. */
 export type Served = Message | NoReply | Promise<Message | NoReply>;
 
-export { describeError } from "./errors.ts";
-
 /** A reply never carries `request`; it carries `events` only for a verbose dry run (as the original does). */
 export function stripReply(reply: Message): Message {
   const keepEvents = reply.dryRun === "verbose";

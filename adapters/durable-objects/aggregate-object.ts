@@ -54,6 +54,8 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
   aggregate: TAggregate,
   options: AggregateObjectOptions<StateOf<TAggregate>, TEnv> = {},
 ): AggregateObjectClass {
+  /** The event stream of aggregate `id`: the app's `streamName`, else the host's default. */
+  const streamOf = (id: string) => options.streamName?.(id) ?? `${aggregate.name}-${id}`;
   return class AggregateObject extends DurableObject implements AggregateObjectRpc {
     readonly #host: AggregateHost<TAggregate>;
     readonly #store: EventStore;
@@ -85,7 +87,7 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     /** Runs `call` for aggregate `id`, then tells the watchers when it committed events. */
     async #committing<T>(id: string | undefined, call: () => Promise<T>): Promise<T> {
       if (!this.#watchers || id === undefined) return call();
-      const stream = options.streamName?.(id) ?? `${aggregate.name}-${id}`;
+      const stream = streamOf(id);
       const before = await this.#store.version(stream);
       const result = await call();
       const after = await this.#store.version(stream);
@@ -152,7 +154,7 @@ export function defineAggregateObject<TAggregate extends AnyAggregate, TEnv = Cl
     }
 
     async events(aggregateId: string, from: number, limit: number) {
-      const stream = options.streamName?.(aggregateId) ?? `${aggregate.name}-${aggregateId}`;
+      const stream = streamOf(aggregateId);
       const [events, version] = await Promise.all([
         this.#store.read(stream, { from, limit }),
         this.#store.version(stream),

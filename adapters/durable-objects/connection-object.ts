@@ -56,6 +56,10 @@ export function defineConnectionObject<TEnv = Cloudflare.Env>(options: EdgeWorke
   const resolved = resolveEdgeOptions(options);
   return class ConnectionObject extends DurableObject implements ConnectionObjectRpc {
     #node: SystemNode | undefined;
+    /** The shard this object serves (its name): fixed per object, kept in `x3m_meta` for after a wake. */
+    #shard: string | undefined;
+    /** Per socket key, its latest track frame: a frame overtaken while it was being authorized is dropped. */
+    readonly #trackTurns = new Map<string, number>();
     readonly #link: ReturnType<typeof connectionTransport>;
 
     constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -105,6 +109,7 @@ export function defineConnectionObject<TEnv = Cloudflare.Env>(options: EdgeWorke
         "INSERT INTO x3m_meta (key, value) VALUES ('shard', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         shard,
       );
+      this.#shard = shard;
       const { 0: client, 1: server } = new WebSocketPair();
       const key = crypto.randomUUID();
       this.ctx.acceptWebSocket(server, [key]);
@@ -178,47 +183,66 @@ export function defineConnectionObject<TEnv = Cloudflare.Env>(options: EdgeWorke
       const hibernatable = socket as unknown as HibernatableSocket;
       const { key } = hibernatable.deserializeAttachment() as SocketAttachment;
       this.ctx.storage.sql.exec("DELETE FROM x3m_tracks WHERE socket = ?", key);
+      this.#trackTurns.delete(key);
       this.#link.gone(hibernatable);
     }
 
-    /** A control frame: `track` replaces what the socket tracks, and registers this object with new aggregates. */
+    /** This object's shard: known since the upgrade, or read back from storage after a wake. */
+    #shardOf(): string | undefined {
+      this.#shard ??= firstRow<{ value: string }>(
+        this.ctx.storage,
+        "SELECT value FROM x3m_meta WHERE key = 'shard'",
+      )?.value;
+      return this.#shard;
+    }
+
+    /**
+     * A control frame: `track` replaces what the socket tracks with what its principal may read
+     * (`authorizePull`, the changes feed's rule), and registers this object with the aggregates it does not
+     * watch yet. Every entry is authorized for this socket's principal, whoever else in the object tracks
+     * it: with a custom `connectionShard`, principals share an object, and a poke reaches every socket that
+     * has a track row.
+     */
     async #live(socket: HibernatableSocket, text: string): Promise<void> {
       const frame = decodeLiveFrame(text);
       if (frame?.live !== "track") {
         socket.send(encodeLiveFrame({ live: "refused", code: "INVALID_FRAME", message: "unknown control frame" }));
         return;
       }
-      const { key } = socket.deserializeAttachment() as SocketAttachment;
-      const namespaces = resolved.sync?.aggregates(this.env as TEnv) ?? {};
-      const tracked = frame.aggregates.filter(({ aggregate }) => Object.hasOwn(namespaces, aggregate));
+      const { key, principal } = socket.deserializeAttachment() as SocketAttachment;
+      const turn = (this.#trackTurns.get(key) ?? 0) + 1;
+      this.#trackTurns.set(key, turn);
+      const env = this.env as TEnv;
+      const namespaces = resolved.sync?.aggregates(env) ?? {};
+      // Each (aggregate, id) once per frame: a frame may name one many times.
+      const requested = new Map<string, { aggregate: string; id: string }>();
+      for (const { aggregate, id } of frame.aggregates)
+        if (Object.hasOwn(namespaces, aggregate)) requested.set(JSON.stringify([aggregate, id]), { aggregate, id });
+      const verdicts = await Promise.all(
+        [...requested.values()].map(
+          async (entry) => (await resolved.sync?.authorizePull?.({ principal, ...entry }, env)) === true,
+        ),
+      );
+      const allowed = [...requested.values()].filter((_entry, index) => verdicts[index]);
+      // A newer frame of this socket, or its close, came while this one was authorized: that one stands.
+      if (this.#trackTurns.get(key) !== turn) return;
       const sql = this.ctx.storage.sql;
       const fresh = this.ctx.storage.transactionSync(() => {
         sql.exec("DELETE FROM x3m_tracks WHERE socket = ?", key);
-        const unwatched: typeof tracked = [];
-        for (const { aggregate, id } of tracked) {
-          sql.exec("INSERT OR IGNORE INTO x3m_tracks (socket, aggregate, id) VALUES (?, ?, ?)", key, aggregate, id);
-          const watching = firstRow(
-            this.ctx.storage,
-            "SELECT 1 AS yes FROM x3m_watching WHERE aggregate = ? AND id = ?",
-            aggregate,
-            id,
-          );
-          if (!watching) unwatched.push({ aggregate, id });
-        }
-        return unwatched;
+        for (const { aggregate, id } of allowed)
+          sql.exec("INSERT INTO x3m_tracks (socket, aggregate, id) VALUES (?, ?, ?)", key, aggregate, id);
+        // What this socket tracks that the object does not watch yet: one query, not one per entry.
+        return rows<{ aggregate: string; id: string }>(
+          this.ctx.storage,
+          `SELECT aggregate, id FROM x3m_tracks AS t WHERE socket = ?
+             AND NOT EXISTS (SELECT 1 FROM x3m_watching AS w WHERE w.aggregate = t.aggregate AND w.id = t.id)`,
+          key,
+        );
       });
-      const shard = firstRow<{ value: string }>(
-        this.ctx.storage,
-        "SELECT value FROM x3m_meta WHERE key = 'shard'",
-      )?.value;
+      const shard = this.#shardOf();
       if (!shard) return;
-      // A client may only be poked about aggregates it may read: the same rule as the changes feed.
-      const principal = (socket.deserializeAttachment() as SocketAttachment).principal;
       await Promise.all(
         fresh.map(async ({ aggregate, id }) => {
-          const allowed =
-            (await resolved.sync?.authorizePull?.({ principal, aggregate, id }, this.env as TEnv)) === true;
-          if (!allowed) return;
           const namespace = namespaces[aggregate] as AggregateNamespace;
           await namespace.get(namespace.idFromName(id) as never).watch(id, { connection: shard, aggregate });
           sql.exec("INSERT OR IGNORE INTO x3m_watching (aggregate, id) VALUES (?, ?)", aggregate, id);

@@ -15,6 +15,7 @@ import {
   type Transport,
   type TransportLink,
 } from "../../src/index.ts";
+import { stableJson } from "./stable-json.ts";
 
 /** What a connection object keeps with each socket (it survives hibernation; at most 16 KiB). */
 export interface SocketAttachment {
@@ -47,7 +48,8 @@ export interface ConnectionTransportOptions {
 }
 
 const attachmentOf = (socket: HibernatableSocket) => socket.deserializeAttachment() as SocketAttachment;
-const samePrincipal = (a: Principal, b: Principal) => JSON.stringify(a) === JSON.stringify(b);
+/** One principal, whatever order its keys came in (two sign-ins may build it differently). */
+const samePrincipal = (a: Principal, b: Principal) => stableJson(a) === stableJson(b);
 
 /** Reads a field of a frame too large to parse, from its first kilobytes (bounded, never throws). */
 function peek(text: string, field: string): string | undefined {
@@ -234,11 +236,13 @@ export function connectionTransport(options: ConnectionTransportOptions) {
       let sender = attachment.clientId ?? undefined;
       if (decoded.ok && attachment.clientId === null) {
         const { from } = decoded.value;
+        // At most one socket holds a client id (it is bound only when none does).
         const holder = socketOf(from);
         // The same principal reconnecting (its old socket not closed yet, or half open) takes its id over;
         // another principal never can.
-        if (holder && samePrincipal(attachmentOf(holder).principal, attachment.principal)) release(holder);
-        const taken = from === link.nodeId || from === LOCAL || socketOf(from) !== undefined;
+        const released = holder !== undefined && samePrincipal(attachmentOf(holder).principal, attachment.principal);
+        if (released) release(holder);
+        const taken = from === link.nodeId || from === LOCAL || (holder !== undefined && !released);
         if (!taken) {
           socket.serializeAttachment({ ...attachment, clientId: from } satisfies SocketAttachment);
           sender = from;

@@ -1,4 +1,4 @@
-import { type AnyRouter, type Clock, clientAssigns, type Principal } from "../../src/index.ts";
+import type { AnyRouter, Clock, Principal } from "../../src/index.ts";
 import type { AggregateNamespace, ConnectionObjectRpc } from "./rpc.ts";
 
 export type { Principal };
@@ -96,9 +96,6 @@ export function resolveEdgeOptions<TEnv>(options: EdgeWorkerOptions<TEnv>): Reso
     },
   };
 }
-
-/** Keeps only the trusted client assigns, then sets the principal (the core's `clientAssigns`). */
-export const edgeAssigns = clientAssigns;
 
 /** A typed error answer for requests refused before dispatch. */
 export function errorResponse(status: number, code: string, message: string): Response {

@@ -8,6 +8,7 @@ import {
   SYNC_PROTOCOL_VERSION,
   type SyncAggregate,
   type SyncServerContext,
+  type SystemNode,
 } from "../../src/index.ts";
 import { syncAggregate } from "./aggregate-services.ts";
 import { clientMessage } from "./client-message.ts";
@@ -23,7 +24,9 @@ function syncContext<TEnv>(
 ): { context: SyncServerContext; close: () => Promise<void> } {
   const sync = options.sync;
   const namespaces = sync?.aggregates(env) ?? {};
-  const node = edgeNode(env, options);
+  // Made on first use: only a push looks services up and admits commands; `/changes` needs no node.
+  let node: SystemNode | undefined;
+  const nodeOf = () => (node ??= edgeNode(env, options));
   const aggregates = new Map<string, SyncAggregate>();
   return {
     context: {
@@ -36,12 +39,15 @@ function syncContext<TEnv>(
         }
         return found;
       },
-      lookup: (service) => node.registry.localService(service),
+      lookup: (service) => nodeOf().registry.localService(service),
       // The same door as the dispatch and WebSocket endpoints: validated, no preset answers, edge assigns.
-      admit: (envelope) => clientMessage(envelope, { principal, trustedAssigns: options.trustedAssigns, node }),
+      admit: (envelope) =>
+        clientMessage(envelope, { principal, trustedAssigns: options.trustedAssigns, node: nodeOf() }),
       authorizePull: async (aggregate, id) => (await sync?.authorizePull?.({ principal, aggregate, id }, env)) === true,
     },
-    close: () => node.close(),
+    close: async () => {
+      await node?.close();
+    },
   };
 }
 

@@ -1,17 +1,8 @@
 import { CONNECTION_HEADERS } from "./connection-object.ts";
 import { errorResponse, type Principal, type ResolvedEdgeOptions } from "./edge-options.ts";
 import { admitJsonRequest, authenticate } from "./edge-request.ts";
+import { stableJson } from "./stable-json.ts";
 import { issueTicket, verifyTicket } from "./tickets.ts";
-
-/** JSON with sorted keys: the same principal always names the same shard. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
-  if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? "null";
-  const entries = Object.keys(value)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`);
-  return `{${entries.join(",")}}`;
-}
 
 /** The principal of an upgrade: its ticket when it has one (browsers), else `authenticate` (headers). */
 async function principalOf<TEnv>(

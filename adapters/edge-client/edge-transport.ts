@@ -1,6 +1,7 @@
 import {
   type Clock,
   decodeFrame,
+  describeError,
   isLiveFrameText,
   LOCAL,
   type Logger,
@@ -77,8 +78,6 @@ export interface EdgeTransport extends Transport {
 function globalWebSocket(): EdgeSocketConstructor | undefined {
   return (globalThis as { WebSocket?: EdgeSocketConstructor }).WebSocket;
 }
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * A transport to the edge Worker's WebSocket endpoint: the Worker appears as one more node with its
@@ -199,14 +198,14 @@ export function edgeTransport(options: EdgeTransportOptions): EdgeTransport {
       url = await nextUrl();
     } catch (error) {
       // No ticket or token: same as a refused connection.
-      if (!closed) failed(messageOf(error));
+      if (!closed) failed(describeError(error).message);
       return;
     }
     if (closed) return;
     try {
       socket = new Socket(url);
     } catch (error) {
-      if (!closed) failed(`could not open a WebSocket: ${messageOf(error)}`);
+      if (!closed) failed(`could not open a WebSocket: ${describeError(error).message}`);
       return;
     }
     watch(socket);

@@ -1,5 +1,6 @@
 import {
   decodeLiveFrame,
+  describeError,
   encodeLiveFrame,
   exceedsBytes,
   type LogLevel,
@@ -33,8 +34,6 @@ function trackFrame(aggregates: readonly TrackedAggregate[]): string {
   }
   return text;
 }
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * The client's side of the edge's live channel, the control frames next to the transport frames: the
@@ -70,7 +69,7 @@ export function liveChannel(options: {
       checkSize(tracked, "the tracked set");
       socket.send(tracked);
     } catch (error) {
-      log("warn", "edge_track_not_sent", `could not send the tracked set: ${messageOf(error)}`);
+      log("warn", "edge_track_not_sent", `could not send the tracked set: ${describeError(error).message}`);
     }
   };
 
@@ -92,7 +91,7 @@ export function liveChannel(options: {
         try {
           options.onPoke?.(frame.aggregate, frame.id, frame.version);
         } catch (error) {
-          log("error", "edge_poke_failed", `onPoke threw: ${messageOf(error)}`, {
+          log("error", "edge_poke_failed", `onPoke threw: ${describeError(error).message}`, {
             aggregate: frame.aggregate,
             id: frame.id,
           });

@@ -5,6 +5,7 @@ import {
   type CommandNameOf,
   createAggregateHost,
   createTelemetry,
+  describeError,
   type EventStore,
   foldEvents,
   initialStateOf,
@@ -291,7 +292,7 @@ export function createOfflineClient<const TAggregates extends Readonly<Record<st
           },
           Math.min(5_000, 50 * 2 ** Math.min(statusReadFailures - 1, 10)),
         );
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = describeError(error).message;
         status = { ...status, ...loop.local(), lastError: `the sync status could not be read: ${reason}` };
         for (const listener of listeners) listener(status);
         return;

@@ -91,7 +91,8 @@ export interface OfflineStore {
   untrackIfIdle(aggregate: string, aggregateId: string, stream: string): Promise<void>;
   /** The offline switch every tab shares (`undefined` = follow the browser). */
   setForcedOnline(online: boolean | undefined, stamp: number): Promise<void>;
-  setStatus(status: Omit<SyncStatusRow, "key">): Promise<void>;
+  /** Writes the sync status; without `lastSyncAt`, the stored one is kept (a failed round). */
+  setStatus(status: { readonly lastSyncAt?: number | null; readonly lastError: string | null }): Promise<void>;
   summary(): Promise<{
     counts: { pending: number; rejected: number; conflicts: number };
     status: { lastSyncAt: number | null; lastError: string | null };
@@ -373,9 +374,13 @@ export function openOfflineStore(eventStore: IndexedDbEventStore): OfflineStore 
       ]);
     },
 
-    async setStatus(status) {
+    async setStatus({ lastSyncAt, lastError }) {
       const tx = transaction([SYNC_STORE], "readwrite");
-      await Promise.all([tx.objectStore(SYNC_STORE).put({ key: "status", ...status }), tx.done]);
+      // Read and written in one transaction: a failed round keeps the last successful round's time.
+      const kept =
+        lastSyncAt !== undefined ? lastSyncAt : ((await syncRow<SyncStatusRow>(tx, "status"))?.lastSyncAt ?? null);
+      const row: SyncStatusRow = { key: "status", lastSyncAt: kept, lastError };
+      await Promise.all([tx.objectStore(SYNC_STORE).put(row), tx.done]);
     },
 
     async summary() {

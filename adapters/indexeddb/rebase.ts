@@ -1,10 +1,12 @@
 import {
   type AnyAggregate,
+  aggregateDenial,
+  describeError,
   foldEvents,
   isSuccess,
   Message,
   mapResponse,
-  type Response,
+  Response,
   runCommand,
 } from "../../src/index.ts";
 import type { OutboxRow } from "./outbox.ts";
@@ -21,16 +23,7 @@ async function refusalBefore(aggregate: AnyAggregate, row: OutboxRow, message: M
   const { flow } = row.route;
   if (flow === "onNew" && current.version >= 0) return { status: "already_exists" } as const;
   if (flow === "on" && current.version < 0) return { status: "not_found" } as const;
-  if (!aggregate.authorize) return undefined;
-  let verdict: unknown;
-  try {
-    verdict = await aggregate.authorize(message, current.state);
-  } catch {
-    verdict = false;
-  }
-  return verdict === true
-    ? undefined
-    : ({ status: "error", reason: verdict === false || verdict == null ? "forbidden" : verdict } as Response);
+  return aggregateDenial(aggregate, message, current.state);
 }
 
 /**
@@ -62,11 +55,10 @@ export async function rerun(
   try {
     result = await runCommand(aggregate, route.command, before, current.state);
   } catch (error) {
-    return failed({
-      status: "error",
-      reason: { exception: { name: "Error", message: String((error as Error)?.message ?? error) } },
-    });
+    return failed(Response.error({ exception: describeError(error) }));
   }
+  // As the host answers a handler that returns something else than a message.
+  if (!(result instanceof Message)) return failed(Response.error("invalid_handler_result"));
   const flow = current.version === -1 ? "new" : "existing";
   const id = prepared.aggregateMeta.id as string;
   const version = current.version + result.events.length;

@@ -275,7 +275,7 @@ export function createSyncLoop(options: SyncLoopOptions): SyncLoop {
       options.telemetry.emit("sync_failed", {}, { error: message, failures });
       fatal = error instanceof SyncRequestError && error.kind === "fatal";
       try {
-        await store.setStatus({ lastSyncAt: (await store.summary()).status.lastSyncAt, lastError: message });
+        await store.setStatus({ lastError: message });
       } catch {
         // The store itself failed (closed, quota): the status row waits for the next round.
       }

@@ -101,8 +101,3 @@ export function markAggregateService<THandler extends ServiceHandler>(
 export function aggregateTargetOf(handler: ServiceHandler): AggregateTarget | undefined {
   return (handler as { [TARGET]?: AggregateTarget })[TARGET];
 }
-
-/** The outcome of a final answer: success (`ok`, `created`) applied it, anything else rejected it. */
-export function outcomeOf(response: Response | null): "applied" | "rejected" {
-  return response === null || response.status === "ok" || response.status === "created" ? "applied" : "rejected";
-}

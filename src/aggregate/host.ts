@@ -1,18 +1,17 @@
 import { type Clock, systemClock } from "../clock.ts";
-import { SdkClientError, SdkErrorCode } from "../errors.ts";
+import { describeError, SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { ClientSequence, EventMetadata, RecordedEvent } from "../event-store/event-store.ts";
 import { logTo, silentLogger } from "../logger.ts";
 import { Message } from "../message.ts";
 import { Response } from "../response.ts";
 import type { ServiceHandler } from "../router.ts";
-import { describeError } from "../serve.ts";
 import { createTelemetry } from "../telemetry.ts";
+import { aggregateDenial } from "./authorize.ts";
 import {
   type AggregateRoute,
   type ClientCommand,
   type ClientCommandResult,
   markAggregateService,
-  outcomeOf,
   type SyncAggregate,
 } from "./client-commands.ts";
 import { foldEvents, initialStateOf, runCommand } from "./define-aggregate.ts";
@@ -21,11 +20,6 @@ import { type Flow, isSuccess, mapResponse } from "./responses.ts";
 import type { AnyAggregate, CommandNameOf, StateOf } from "./types.ts";
 
 const PAGE_SIZE = 1_000;
-
-/** A denial's answer, as a router's (marked `denied`): `false`, `null` and `undefined` become `"forbidden"`. */
-function denial(verdict: unknown): Response {
-  return Response.denied(verdict === false || verdict === undefined || verdict === null ? "forbidden" : verdict);
-}
 
 /** One aggregate id's place in memory: its loaded state (if any) and the queue of its commands. */
 interface Slot<TState> {
@@ -309,18 +303,34 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
 
   // ---- one command --------------------------------------------------------------------------------
 
-  /** The aggregate's own `authorize` on `state` (allowed without one); a throw denies. */
-  const authorizeOn = async (message: Message, state: TState): Promise<unknown> => {
-    if (!aggregate.authorize) return true;
-    try {
-      return await aggregate.authorize(message, state);
-    } catch {
-      return false;
-    }
-  };
-
   const failure = (message: Message, code: "load_failed" | "save_failed", error: unknown) =>
     message.error({ code, message: describeError(error).message });
+
+  /**
+   * Whether a command may run: its answer if it was answered before (however long ago: the store keeps
+   * every answer), a refusal if it is out of its client's order, else nothing. May throw (a store read).
+   */
+  const earlierTurn = async (
+    stream: string,
+    messageId: string,
+    client: ClientSequence | undefined,
+    processed: Map<string, Response> | undefined,
+  ): Promise<{ answered: Response } | { refusal: Response } | undefined> => {
+    let last = 0;
+    if (client) {
+      last = await store.clientSequence(stream, client.clientId);
+      // Never out of order: the client's earlier commands on this aggregate have not arrived.
+      if (client.seq > last + 1) {
+        return { refusal: Response.error({ code: "sequence_gap", expected: last + 1, received: client.seq }) };
+      }
+    }
+    const answered = processed?.get(messageId) ?? (await store.findAnswer(stream, messageId));
+    if (answered) return { answered };
+    // The client used this number for another command: a client bug, never a reason to run this one.
+    if (client && client.seq <= last)
+      return { refusal: Response.error({ code: "sequence_reused", seq: client.seq, last }) };
+    return undefined;
+  };
 
   const execute = async (
     slot: Slot<TState>,
@@ -331,29 +341,17 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
   ): Promise<Message> => {
     const stream = streamName(slot.id);
 
-    // A command answered before (however long ago: the store keeps every answer) is not run again.
-    let lastSeq = 0;
-    let answered: Response | undefined;
+    let earlier: Awaited<ReturnType<typeof earlierTurn>>;
     try {
-      if (client) {
-        lastSeq = await store.clientSequence(stream, client.clientId);
-        // Never out of order: the client's earlier commands on this aggregate have not arrived.
-        if (client.seq > lastSeq + 1) {
-          return message.return(Response.error({ code: "sequence_gap", expected: lastSeq + 1, received: client.seq }));
-        }
-      }
-      answered = slot.loaded?.processed.get(message.id) ?? (await store.findAnswer(stream, message.id));
+      earlier = await earlierTurn(stream, message.id, client, slot.loaded?.processed);
     } catch (error) {
       return failure(message, "load_failed", error);
     }
-    if (answered) {
-      if (slot.loaded) remember(slot.loaded.processed, message.id, answered);
+    if (earlier && "refusal" in earlier) return message.return(earlier.refusal);
+    if (earlier) {
+      if (slot.loaded) remember(slot.loaded.processed, message.id, earlier.answered);
       if (client === undefined) warnRedelivered(message);
-      return message.return(answered);
-    }
-    if (client && client.seq <= lastSeq) {
-      // The client used this number for another command: a client bug, never a reason to run this one.
-      return message.return(Response.error({ code: "sequence_reused", seq: client.seq, last: lastSeq }));
+      return message.return(earlier.answered);
     }
 
     /**
@@ -392,10 +390,11 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     };
 
     // The aggregate's own authorization sees the state this command runs on, in the same turn.
-    const verdict = aggregate.authorize ? await authorizeOn(message, current.state) : true;
-    if (verdict !== true) {
+    let denied = aggregateDenial(aggregate, message, current.state);
+    if (denied instanceof Promise) denied = await denied; // a synchronous rule costs no tick
+    if (denied) {
       discardIfNew();
-      return answer(denial(verdict));
+      return answer(denied);
     }
 
     // The command starts clean: events (or a request) that arrived with the message are never persisted.
@@ -535,7 +534,7 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
             stopped = true;
             return { status: "retry", response: reply.response };
           }
-          return { status: outcomeOf(reply.response), response: reply.response };
+          return { status: isSuccess(reply.response) ? "applied" : "rejected", response: reply.response };
         }),
       ),
     );
@@ -558,15 +557,8 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
     const carrier = Message.new("x3m.refused", { id: messageId, dryRun: false });
     const stream = streamName(slot.id);
     try {
-      const last = await store.clientSequence(stream, client.clientId);
-      if (client.seq > last + 1) {
-        return carrier.return(Response.error({ code: "sequence_gap", expected: last + 1, received: client.seq }));
-      }
-      const answered = await store.findAnswer(stream, messageId);
-      if (answered) return carrier.return(answered);
-      if (client.seq <= last) {
-        return carrier.return(Response.error({ code: "sequence_reused", seq: client.seq, last }));
-      }
+      const earlier = await earlierTurn(stream, messageId, client, undefined);
+      if (earlier) return carrier.return("answered" in earlier ? earlier.answered : earlier.refusal);
       await store.recordAnswer(stream, { messageId, response: refusal, client });
     } catch (error) {
       return failure(carrier, "save_failed", error);
@@ -634,8 +626,8 @@ export function createAggregateHost<TAggregate extends AnyAggregate>(
         const current = await getState(prepared.aggregateMeta.id as string);
         if (!current) return prepared.return(Response.notFound());
         // A read is checked by the aggregate's own rule too, on the state it would show.
-        const verdict = await authorizeOn(prepared, current.state);
-        return verdict === true ? prepared.ok(current) : prepared.return(denial(verdict));
+        const denied = await aggregateDenial(aggregate, prepared, current.state);
+        return denied ? prepared.return(denied) : prepared.ok(current);
       };
     },
     getState,

@@ -1,3 +1,4 @@
+export { aggregateDenial } from "./authorize.ts";
 export {
   type AggregateRoute,
   type AggregateTarget,

@@ -99,7 +99,6 @@ export class TopicRegistry {
  */
 export function topicCopy(published: Message, service: string, traceparent: string): Message {
   return Message.causedBy(service, published, { rawRequest: published.rawRequest }).with({
-    assigns: published.assigns,
     logContext: published.logContext,
     dryRun: published.dryRun,
     originNode: published.originNode,

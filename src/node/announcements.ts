@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.ts";
-import type { AnnounceFrame, DrainFrame, Frame } from "../frames.ts";
+import type { AnnounceFrame, DrainFrame } from "../frames.ts";
 import type { TopicRegistry } from "../mesh/pubsub.ts";
 import type { ServiceRegistry } from "../registry.ts";
 import type { Telemetry } from "../telemetry.ts";
@@ -60,8 +60,7 @@ export class Announcements {
   announce(): void {
     const { peers } = this.options;
     if (this.options.isDraining() || peers.connections.length === 0) return;
-    const frame: Frame = this.frame();
-    for (const connection of peers.connections) peers.send(connection, frame);
+    peers.broadcast(this.frame());
   }
 
   /** Starts the periodic re-announcement, once (a node alone holds no timer: it starts with the first transport). */

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../clock.ts";
+import { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "../clock.ts";
 import { SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { EventSource, RecordedEvent } from "../event-store/event-store.ts";
 import type { CheckpointApply, CheckpointStore, CommitResult } from "./checkpoint-store.ts";
@@ -130,17 +130,14 @@ export class MissedEventError extends Error {
   }
 }
 
-/** Real timers fire at once above 2^31 - 1 ms. */
-const MAX_DELAY_MS = 2_147_483_647;
-
 type Outcome = "applied" | "gap" | "mismatch" | "failed" | "stopped";
 type Timer = { readonly kind: "recovery" | "poll"; readonly cancel: () => void };
 type Waiter = { readonly position: number; readonly settle: (reached: boolean) => void };
 
 function delayOption(value: number | undefined, fallback: number, what: string): number {
   const delay = value ?? fallback;
-  if (!Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY_MS)
-    invalid(`${what} must be between 0 and ${MAX_DELAY_MS}`);
+  if (!Number.isFinite(delay) || delay < 0 || delay > MAX_TIMER_DELAY_MS)
+    invalid(`${what} must be between 0 and ${MAX_TIMER_DELAY_MS}`);
   return delay;
 }
 
@@ -170,6 +167,16 @@ function invalid(message: string): never {
  * await projector.waitFor(await store.lastPosition(), 1_000); // true: totals.get("acc-1") === 5
  */
 export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>): Projector {
+  return createProjector(options).projector;
+}
+
+/**
+ * @internal A projector, and its replay from position 0 once its checkpoint was reset by someone else
+ * (a sharded projector resets every shard's checkpoint in one transaction, then replays each shard).
+ */
+export function createProjector<TTx = undefined>(
+  options: ProjectorOptions<TTx>,
+): { readonly projector: Projector; replayAfterReset(): Promise<void> } {
   const { name, source, checkpoints, clock = systemClock, random = Math.random } = options;
   if (typeof name !== "string" || name === "") invalid("name must be a non-empty string");
   if (typeof options.handle !== "function") invalid(`"${name}": handle must be a function`);
@@ -214,7 +221,8 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
     return run;
   };
 
-  const jittered = (baseMs: number) => Math.min(baseMs + Math.floor(random() * (recoveryJitterMs + 1)), MAX_DELAY_MS);
+  const jittered = (baseMs: number) =>
+    Math.min(baseMs + Math.floor(random() * (recoveryJitterMs + 1)), MAX_TIMER_DELAY_MS);
 
   const setTimer = (kind: Timer["kind"], delayMs: number) => {
     timer?.cancel();
@@ -401,7 +409,21 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
     });
   };
 
-  return {
+  /** Reads again from position 0, after resetting the checkpoint (and the read model) when `reset`. */
+  const replay = async (reset: boolean) => {
+    const gen = generation;
+    const caughtUp = await serialize(async () => {
+      if (reset) await checkpoints.reset(name, options.truncate && ((tx) => options.truncate?.(tx)));
+      committed = 0;
+      seen = 0;
+      if (status === "stopped" || gen !== generation) return true;
+      status = "catching_up";
+      return catchUp(gen);
+    });
+    if (!caughtUp && gen === generation) throw lastError;
+  };
+
+  const projector: Projector = {
     name,
     start: async () => {
       if (status !== "stopped") return;
@@ -434,7 +456,7 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
       return new Promise<boolean>((resolve) => {
         const cancel = clock.setTimeout(
           () => waiter.settle(false),
-          Math.min(Math.max(0, timeoutMs || 0), MAX_DELAY_MS),
+          Math.min(Math.max(0, timeoutMs || 0), MAX_TIMER_DELAY_MS),
         );
         const waiter: Waiter = {
           position,
@@ -447,18 +469,7 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
         waiters.add(waiter);
       });
     },
-    rebuild: async () => {
-      const gen = generation;
-      const caughtUp = await serialize(async () => {
-        await checkpoints.reset(name, options.truncate && ((tx) => options.truncate?.(tx)));
-        committed = 0;
-        seen = 0;
-        if (status === "stopped" || gen !== generation) return true;
-        status = "catching_up";
-        return catchUp(gen);
-      });
-      if (!caughtUp && gen === generation) throw lastError;
-    },
+    rebuild: () => replay(true),
     get status() {
       return status;
     },
@@ -466,4 +477,5 @@ export function defineProjector<TTx = undefined>(options: ProjectorOptions<TTx>)
       return lastError;
     },
   };
+  return { projector, replayAfterReset: () => replay(false) };
 }

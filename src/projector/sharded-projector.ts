@@ -2,7 +2,7 @@ import { SdkClientError, SdkErrorCode } from "../errors.ts";
 import type { EventSource } from "../event-store/event-store.ts";
 import { checkShardCount, shardName } from "../event-store/stream-shards.ts";
 import type { CheckpointStore } from "./checkpoint-store.ts";
-import { defineProjector, type Projector, type ProjectorOptions, type ProjectorStatus } from "./projector.ts";
+import { createProjector, type Projector, type ProjectorOptions, type ProjectorStatus } from "./projector.ts";
 
 /** `defineShardedProjector`'s options: those of `defineProjector`, with one source per shard. */
 export interface ShardedProjectorOptions<TTx = undefined> extends Omit<ProjectorOptions<TTx>, "source"> {
@@ -42,7 +42,7 @@ export interface ShardedProjector {
  */
 function oneAtATime<TTx>(
   store: CheckpointStore<TTx>,
-): CheckpointStore<TTx> & Required<Pick<CheckpointStore<TTx>, "resetMany">> & { alreadyReset: Set<string> } {
+): CheckpointStore<TTx> & Required<Pick<CheckpointStore<TTx>, "resetMany">> {
   let tail: Promise<unknown> = Promise.resolve();
   const lane = <T>(work: () => Promise<T>): Promise<T> => {
     const run = tail.then(work);
@@ -52,13 +52,10 @@ function oneAtATime<TTx>(
     );
     return run;
   };
-  const alreadyReset = new Set<string>();
   return {
-    alreadyReset,
     load: (name) => store.load(name),
     commit: (name, move, apply) => lane(() => store.commit(name, move, apply)),
-    // A shard projector's own `rebuild` resets nothing when `resetMany` has just reset it with the others.
-    reset: (name, apply) => (alreadyReset.delete(name) ? Promise.resolve() : lane(() => store.reset(name, apply))),
+    reset: (name, apply) => lane(() => store.reset(name, apply)),
     resetMany: (names, apply) =>
       lane(async () => {
         if (!store.resetMany) {
@@ -100,9 +97,10 @@ export function defineShardedProjector<TTx = undefined>(options: ShardedProjecto
   const shards = checkShardCount(sources.length);
   const store = oneAtATime(checkpoints);
   const names = sources.map((_, shard) => shardName({ name: options.name, shards }, shard));
-  const projectors: Projector[] = sources.map((source, shard) =>
-    defineProjector({ ...projection, name: names[shard] as string, source, checkpoints: store }),
+  const shardProjectors = sources.map((source, shard) =>
+    createProjector({ ...projection, name: names[shard] as string, source, checkpoints: store }),
   );
+  const projectors: Projector[] = shardProjectors.map((shard) => shard.projector);
   const statuses = () => projectors.map((projector) => projector.status);
 
   return {
@@ -131,8 +129,7 @@ export function defineShardedProjector<TTx = undefined>(options: ShardedProjecto
       await store.resetMany(names, options.truncate && ((tx) => options.truncate?.(tx)));
       // Each shard re-reads from 0; a commit a shard made from its old position meanwhile is refused
       // by the store (the checkpoint is 0 now) and that shard continues from the stored position.
-      for (const name of names) store.alreadyReset.add(name);
-      await Promise.all(projectors.map((projector) => projector.rebuild()));
+      await Promise.all(shardProjectors.map((shard) => shard.replayAfterReset()));
     },
     get status() {
       const all = statuses();

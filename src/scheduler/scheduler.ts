@@ -1,8 +1,7 @@
-import { type Clock, systemClock } from "../clock.ts";
-import { SdkClientError, SdkErrorCode } from "../errors.ts";
+import { type Clock, MAX_TIMER_DELAY_MS, systemClock } from "../clock.ts";
+import { describeError, SdkClientError, SdkErrorCode } from "../errors.ts";
 import { Message } from "../message.ts";
 import { Response } from "../response.ts";
-import { describeError } from "../serve.ts";
 import { createTelemetry, type Telemetry } from "../telemetry.ts";
 import type { Alarm, AlarmStore, DeadLetter } from "./alarm-store.ts";
 import { applyPinned, capturePinned, checkPinnedKeys, DEFAULT_PINNED_ASSIGNS } from "./pinned-assigns.ts";
@@ -168,8 +167,6 @@ export interface Scheduler extends ScheduleClient {
 
 const DEFAULT_INTERVAL_MS = 21_600_000;
 const DEFAULT_MAX_IN_MEMORY = 1_000;
-// The largest delay setTimeout honours everywhere; a longer one fires at once. Timers never exceed the window.
-const MAX_TIMER_MS = 2_147_483_647;
 
 function misuse(text: string): SdkClientError {
   return new SdkClientError(SdkErrorCode.INVALID_SCHEDULE, text);
@@ -258,8 +255,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const storeFailed = (op: "load" | "write", error: unknown, id?: string) =>
     telemetry.emit("alarm_store_failed", {}, { op, id, error: describeError(error) });
   const intervalMs = options.inMemoryIntervalMs ?? DEFAULT_INTERVAL_MS;
-  if (!(intervalMs > 0 && 2 * intervalMs <= MAX_TIMER_MS)) {
-    throw misuse(`inMemoryIntervalMs must be positive and at most ${Math.floor(MAX_TIMER_MS / 2)} ms (12.4 days)`);
+  if (!(intervalMs > 0 && 2 * intervalMs <= MAX_TIMER_DELAY_MS)) {
+    throw misuse(
+      `inMemoryIntervalMs must be positive and at most ${Math.floor(MAX_TIMER_DELAY_MS / 2)} ms (12.4 days)`,
+    );
   }
   const maxInMemory = options.maxInMemory ?? DEFAULT_MAX_IN_MEMORY;
   if (!(Number.isSafeInteger(maxInMemory) && maxInMemory > 0)) throw misuse("maxInMemory must be a positive integer");

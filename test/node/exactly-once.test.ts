@@ -289,7 +289,7 @@ describe("offline clients' commands: per-client sequence numbers", () => {
       ["rejected", "error"],
     ]);
     // Both are denials, not a denial and then a gap: the first one moved the sequence.
-    expect(results.map((r) => r.response?.denied)).toEqual([true, true]);
+    expect(results.map((r) => Response.isDenied(r.response))).toEqual([true, true]);
     expect(await store.clientSequence("wallet-w1", "c9")).toBe(2);
   });
 });

@@ -375,6 +375,19 @@ describe("offline client (fake-indexeddb, the core's sync server)", () => {
     expect(await edge.store.version("account-a1")).toBe(0);
   });
 
+  it("a failed round keeps the last successful round's time and says why it failed", async () => {
+    const edge = standInEdge();
+    const { client, run, synced } = await tab(edge);
+    await run("open_account", { id: "a1", owner: "Ada" });
+    await synced();
+    const { lastSyncAt } = client.status();
+    expect(lastSyncAt).not.toBeNull();
+    edge.setDown(true);
+    await run("deposit", { id: "a1", amount: 1 });
+    await until(() => client.status().lastError !== null, "a failed round");
+    expect(client.status()).toMatchObject({ lastSyncAt, lastError: expect.stringContaining("sync push failed") });
+  });
+
   it("while backing off, new commands wait for the retry instead of each calling the failing edge", async () => {
     const edge = standInEdge();
     edge.setDown(true);

@@ -1,14 +1,16 @@
 // The edge's hibernatable connections, inside workerd: sockets live in connection objects (one per
 // principal), survive the object's eviction with their state in attachments, arm no timer while idle, get
-// live pokes for the aggregates they track (under pull authorization), open with tickets, and refuse
-// preset answers like every other door.
+// live pokes for the aggregates they track (under pull authorization, per socket's principal even when
+// principals share an object), open with tickets, and refuse preset answers like every other door.
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createEdgeWorker } from "../../adapters/durable-objects/index.ts";
 import { edgeTransport } from "../../adapters/edge-client/index.ts";
 import { createNode, defineRouter, encodeFrame, Message } from "../../src/index.ts";
 import { eventually, quiet, selfWebSocket } from "./edge-client-socket.ts";
 import { edgeClock } from "./edge-clock.ts";
+import { authenticateTestToken } from "./edge-fixtures.ts";
 
 const ORIGIN = "https://edge.test";
 const ADA_SHARD = '{"user":"ada"}';
@@ -133,6 +135,26 @@ describe("hibernatable connections", () => {
     ada.ws.close(1000, "done");
   });
 
+  it("a track frame overtaken while it is authorized is dropped: the socket's last frame stands", async () => {
+    const id = `own-${crypto.randomUUID()}`;
+    expect((await dispatch(Message.new("owned_open", { rawRequest: { id } }))).status).toBe(201);
+    const ada = await socket();
+    const owned = JSON.stringify({ live: "track", aggregates: [{ aggregate: "owned_account", id }] });
+    // Owned accounts are authorized by reading the account (a call out): the empty set overtakes it.
+    ada.ws.send(owned);
+    ada.ws.send(JSON.stringify({ live: "track", aggregates: [] }));
+    await quiet(200);
+    await dispatch(Message.new("owned_deposit", { rawRequest: { id, amount: 1 } }));
+    await quiet(100);
+    expect(ada.frames.filter((f) => f.live === "poke")).toEqual([]);
+    // The same frame alone is authorized and tracked: Ada owns the account.
+    ada.ws.send(owned);
+    await quiet(200);
+    await dispatch(Message.new("owned_deposit", { rawRequest: { id, amount: 1 } }));
+    await eventually("the poke", () => ada.frames.some((f) => f.live === "poke"));
+    ada.ws.close(1000, "done");
+  });
+
   it("1,000 sockets tracking one aggregate each get its poke", async () => {
     const id = await openAccount();
     const sockets = await Promise.all(Array.from({ length: 1_000 }, () => socket()));
@@ -142,6 +164,56 @@ describe("hibernatable connections", () => {
     await eventually("every poke", () => sockets.every((s) => s.frames.some((f) => f.live === "poke")), 10_000);
     for (const s of sockets) s.ws.close(1000, "done");
   }, 60_000);
+});
+
+describe("several principals in one connection object (a custom connectionShard)", () => {
+  /**
+   * An edge Worker whose upgrades all go to one connection object, whatever the principal: the suite's
+   * `Connections` class serves them with its own options (account pulls: Ada yes, Bob no).
+   */
+  function sharedShardSockets() {
+    const shard = `shared-${crypto.randomUUID()}`;
+    const worker = createEdgeWorker<Cloudflare.Env>({
+      routers: () => [],
+      authenticate: authenticateTestToken,
+      connections: (e) => e.CONNECTIONS,
+      connectionShard: () => shard,
+    });
+    return async (token: "good" | "bob") => {
+      const request = new Request(`${ORIGIN}/x3m/ws?token=${token}`, { headers: { Upgrade: "websocket" } });
+      const ws = (await worker.fetch(request, env)).webSocket;
+      if (!ws) throw new Error("no upgrade");
+      ws.accept();
+      const frames: Record<string, unknown>[] = [];
+      ws.addEventListener("message", (event) => frames.push(JSON.parse(event.data as string)));
+      await eventually("the edge spoke", () => frames.length >= 2);
+      return { ws, frames };
+    };
+  }
+  const track = (s: { ws: WebSocket }, ids: string[]) =>
+    s.ws.send(JSON.stringify({ live: "track", aggregates: ids.map((id) => ({ aggregate: "account", id })) }));
+  const pokes = (s: { frames: Record<string, unknown>[] }) => s.frames.filter((f) => f.live === "poke");
+
+  it("a principal who may not read an aggregate gets no poke, whoever made the object watch it first", async () => {
+    const socketAs = sharedShardSockets();
+    const ada = await socketAs("good");
+    const bob = await socketAs("bob");
+    // `first`: Ada's track made the object watch it before Bob tracks it. `second`: Bob tracks it before Ada.
+    const [first, second] = [await openAccount(), await openAccount()];
+    track(ada, [first]);
+    await quiet();
+    track(bob, [first, second]);
+    await quiet();
+    track(ada, [first, second]);
+    await quiet();
+    for (const id of [first, second])
+      expect((await dispatch(Message.new("http_deposit", { rawRequest: { id, amount: 1 } }))).status).toBe(200);
+    await eventually("Ada's pokes", () => pokes(ada).length === 2);
+    await quiet(100);
+    expect(pokes(ada).map((f) => f.id)).toEqual(expect.arrayContaining([first, second]));
+    expect(pokes(bob)).toEqual([]);
+    for (const s of [ada, bob]) s.ws.close(1000, "done");
+  });
 });
 
 describe("tickets for the upgrade (no session tokens in URLs)", () => {

@@ -153,14 +153,6 @@ const scenarios = {
 
   track: ({ id }: { id: string }) => client().track("account", id),
 
-  /** Resolves once the view of `id` reaches `version`, answering how long that took from `since` (epoch ms). */
-  async seenAt({ id, version }: { id: string; version: number }) {
-    for (;;) {
-      if ((await client().aggregate("account").view(id)).confirmedVersion >= version) return Date.now();
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  },
-
   async view({ id }: { id: string }) {
     const view = await client().aggregate("account").view(id);
     return {
